@@ -1,0 +1,517 @@
+package wsreconnect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// MessageType is the type of a WebSocket data message.
+type MessageType int
+
+// The data message types, with gorilla/websocket's values.
+const (
+	TextMessage   MessageType = websocket.TextMessage
+	BinaryMessage MessageType = websocket.BinaryMessage
+)
+
+// String returns "text" or "binary".
+func (t MessageType) String() string {
+	switch t {
+	case TextMessage:
+		return "text"
+	case BinaryMessage:
+		return "binary"
+	default:
+		return "MessageType(" + strconv.Itoa(int(t)) + ")"
+	}
+}
+
+// State is where a Client is in its life.
+type State int
+
+const (
+	// StateConnecting: dialing, or running the OnConnect hook.
+	StateConnecting State = iota
+	// StateConnected: a connection is up; Send writes directly to it.
+	StateConnected
+	// StateWaiting: waiting out the backoff delay before the next attempt.
+	StateWaiting
+	// StateClosed: stopped for good, after Close or an abort.
+	StateClosed
+)
+
+// String returns the state's name in lower case, for example "connected".
+func (s State) String() string {
+	switch s {
+	case StateConnecting:
+		return "connecting"
+	case StateConnected:
+		return "connected"
+	case StateWaiting:
+		return "waiting"
+	case StateClosed:
+		return "closed"
+	default:
+		return "State(" + strconv.Itoa(int(s)) + ")"
+	}
+}
+
+// writeMode says where Send puts a message.
+type writeMode int
+
+const (
+	modeDown   writeMode = iota // no connection: queue
+	modeUp                      // connected: write directly
+	modeClosed                  // stopped: fail with closedErr
+)
+
+// Client is a WebSocket client that stays connected: it reconnects with
+// backoff after every disconnect its Policy allows, queues messages sent
+// while it is down and writes them, in order, after the next connection is
+// up.
+//
+// All methods are safe for concurrent use by multiple goroutines. Writes to
+// the connection are serialized by one lock inside the Client: when it is
+// connected, Send writes the caller's message directly, without copying it
+// or handing it to another goroutine. Received messages are read by the
+// client's own goroutine and handed to Receive in order.
+//
+// A Client runs one goroutine for its whole life (it dials, reads and
+// decides), plus short-lived timer callbacks for the heartbeat. All of them
+// have ended when Close returns or, after an abort, when Done is closed.
+type Client struct {
+	url    string
+	opts   options
+	logger *slog.Logger
+
+	ctx     context.Context // canceled by Close and when the client stops
+	cancel  context.CancelFunc
+	closing chan struct{} // closed by Close
+	done    chan struct{} // closed when the client's goroutine has ended
+	once    sync.Once
+
+	recv chan message
+
+	// wlock is the write lock: a channel so that waiting for it can respect
+	// a context. It guards w.
+	wlock chan struct{}
+	w     struct {
+		mode      writeMode
+		link      *link // the live connection in modeUp
+		queue     queue
+		limit     int           // outbound limit in bytes, 0 for none
+		room      chan struct{} // closed and replaced when queue room frees or mode changes
+		closedErr error
+	}
+	live atomic.Pointer[link] // the live connection, for Close when a write is stuck
+
+	mu        sync.Mutex
+	state     State
+	stateCh   chan struct{} // closed and replaced on every state change
+	err       error         // the abort reason
+	inHandler bool          // a hook is running on the client's goroutine
+	handlerCh chan struct{} // closed and replaced when a hook starts
+}
+
+// New checks url and the options and returns a Client that connects in the
+// background. It does not wait for the first connection; see Dial or
+// WaitState. The url scheme must be ws or wss.
+func New(rawURL string, opts ...Option) (*Client, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("wsreconnect: bad URL: %w", err)
+	}
+	if u.Scheme != "ws" && u.Scheme != "wss" {
+		return nil, fmt.Errorf("wsreconnect: bad URL %q: scheme must be ws or wss", redactURL(u))
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("wsreconnect: bad URL %q: no host", redactURL(u))
+	}
+	o := defaultOptions()
+	for _, opt := range opts {
+		if opt == nil {
+			return nil, errors.New("wsreconnect: nil Option")
+		}
+		if err := opt(&o); err != nil {
+			return nil, fmt.Errorf("wsreconnect: %w", err)
+		}
+	}
+	if o.backoff == nil {
+		o.backoff = NewDefaultBackoff()
+	}
+	o.backoff.Reset()
+	o.dialer = prepareDialer(o.dialer)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Client{
+		url:       rawURL,
+		opts:      o,
+		logger:    o.logger.With(slog.String("url", redactURL(u))),
+		ctx:       ctx,
+		cancel:    cancel,
+		closing:   make(chan struct{}),
+		done:      make(chan struct{}),
+		recv:      make(chan message, o.receiveBuffer),
+		wlock:     make(chan struct{}, 1),
+		stateCh:   make(chan struct{}),
+		handlerCh: make(chan struct{}),
+	}
+	c.w.queue.max = o.sendBuffer
+	c.w.limit = o.maxMessageSize
+	c.w.room = make(chan struct{})
+	go c.run()
+	return c, nil
+}
+
+// Dial is New followed by waiting for the first connection. If ctx ends
+// first, or the policy aborts, the client is closed and Dial returns the
+// reason (ctx's error, or the abort reason as Err would give it).
+func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
+	c, err := New(rawURL, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.WaitState(ctx, StateConnected); err != nil {
+		c.Close()
+		if reason := c.Err(); reason != nil {
+			return nil, reason
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+// Send writes a data message. typ is TextMessage or BinaryMessage.
+//
+// When the client is connected, Send writes data on the connection and
+// returns nil once it is written; it does not keep data after it returns.
+// ctx bounds the wait for the write lock and, if it has a deadline, the
+// write itself (a write cut by the deadline breaks the connection, which is
+// then reconnected; that message is not written again).
+//
+// While the client is disconnected, Send copies the message into a bounded
+// FIFO queue (WithSendBuffer) and returns nil; queued messages are written
+// in order after the next connection is up and the OnConnect hook has run.
+// When the queue is full Send blocks until there is room or ctx ends; if ctx
+// ends first Send returns ctx's error and the message is never written. A
+// message whose write fails because the connection broke is queued again
+// at the head, so it is written after the reconnect.
+//
+// A message larger than the outbound limit fails with ErrMessageTooBig; the
+// limit is checked again when a queued message is written, and a queued
+// message over a limit learned meanwhile is dropped. After Close or an
+// abort Send returns an error wrapping ErrClosed (and the abort reason).
+func (c *Client) Send(ctx context.Context, typ MessageType, data []byte) error {
+	if typ != TextMessage && typ != BinaryMessage {
+		return fmt.Errorf("wsreconnect: invalid message type %d", typ)
+	}
+	for {
+		if err := c.lockWrite(ctx); err != nil {
+			return err
+		}
+		if c.w.mode == modeClosed {
+			err := c.w.closedErr
+			c.unlockWrite()
+			return err
+		}
+		if err := c.checkLimitLocked(len(data)); err != nil {
+			c.unlockWrite()
+			return err
+		}
+		if c.w.mode == modeUp {
+			err := c.writeLiveLocked(ctx, typ, data)
+			c.unlockWrite()
+			return err
+		}
+		if !c.w.queue.full() {
+			c.w.queue.pushBack(message{typ: typ, data: clone(data)})
+			c.unlockWrite()
+			return nil
+		}
+		room := c.w.room
+		c.unlockWrite()
+		select {
+		case <-room:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// writeLiveLocked writes m on the live connection. If the write fails the
+// connection is treated as lost: the message is queued again at the head,
+// unless ctx's deadline cut it.
+func (c *Client) writeLiveLocked(ctx context.Context, typ MessageType, data []byte) error {
+	l := c.w.link
+	err := l.write(ctx, typ, data)
+	if err == nil {
+		return nil
+	}
+	c.lostLocked(l, err)
+	if ctxErr := ctx.Err(); ctxErr != nil && isTimeout(err) {
+		return ctxErr
+	}
+	if c.w.mode == modeDown {
+		c.w.queue.pushFront(message{typ: typ, data: clone(data)})
+		return nil
+	}
+	return c.w.closedErr
+}
+
+func (c *Client) checkLimitLocked(n int) error {
+	if c.w.limit > 0 && n > c.w.limit {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrMessageTooBig, n, c.w.limit)
+	}
+	return nil
+}
+
+// Receive returns the next message from the peer. It blocks across
+// reconnects until a message arrives or ctx ends. After an abort it returns
+// the messages that had already arrived, then an error wrapping ErrClosed
+// and the abort reason; after Close it returns ErrClosed.
+func (c *Client) Receive(ctx context.Context) (MessageType, []byte, error) {
+	select {
+	case <-c.closing:
+		return 0, nil, ErrClosed
+	default:
+	}
+	select {
+	case m := <-c.recv:
+		return m.typ, m.data, nil
+	case <-ctx.Done():
+		return 0, nil, ctx.Err()
+	case <-c.closing:
+		return 0, nil, ErrClosed
+	case <-c.done:
+		select {
+		case m := <-c.recv:
+			return m.typ, m.data, nil
+		default:
+			return 0, nil, closedError(c.Err())
+		}
+	}
+}
+
+// Close stops the client: it stops any reconnection in progress at once
+// (also in the middle of a backoff delay), sends a 1000 close frame on a
+// live connection and waits up to the close timeout (WithCloseTimeout,
+// default 5 s) for the peer's answer. Messages still queued are discarded.
+// Close returns after every goroutine of the client has ended; called from
+// inside a hook, it returns at once and the client's goroutine ends when the
+// hook returns. Close may be called more than once; it always returns nil.
+func (c *Client) Close() error {
+	c.once.Do(func() {
+		close(c.closing)
+		c.cancel()
+		c.closeLive()
+	})
+	c.waitStopped()
+	return nil
+}
+
+// closeLive starts the closing handshake on the live connection, if any.
+func (c *Client) closeLive() {
+	timer := time.NewTimer(c.opts.closeTimeout)
+	defer timer.Stop()
+	select {
+	case c.wlock <- struct{}{}:
+	case <-timer.C:
+		// A write is stuck: drop the connection to unblock it.
+		if l := c.live.Load(); l != nil {
+			l.fail(ErrClosed)
+		}
+		return
+	}
+	l := c.w.link
+	c.setClosedLocked(ErrClosed)
+	c.unlockWrite()
+	if l != nil {
+		l.startClose(c.opts.closeTimeout)
+	}
+}
+
+// waitStopped waits for the client's goroutine to end, or for it to be
+// inside a hook (which may be the caller itself).
+func (c *Client) waitStopped() {
+	for {
+		c.mu.Lock()
+		in, started := c.inHandler, c.handlerCh
+		c.mu.Unlock()
+		if in {
+			return
+		}
+		select {
+		case <-c.done:
+			return
+		case <-started:
+		}
+	}
+}
+
+// State returns the client's current state.
+func (c *Client) State() State {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state
+}
+
+// WaitState blocks until the client is in state s and returns nil, or
+// returns ctx's error when ctx ends first. If the client stops before
+// reaching s (and s is not StateClosed) it returns an error wrapping
+// ErrClosed and, after an abort, the reason. A state held only briefly
+// between two checks may be missed.
+func (c *Client) WaitState(ctx context.Context, s State) error {
+	for {
+		c.mu.Lock()
+		cur, changed, reason := c.state, c.stateCh, c.err
+		c.mu.Unlock()
+		if cur == s {
+			return nil
+		}
+		if cur == StateClosed {
+			return closedError(reason)
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Done returns a channel that is closed when the client has stopped for
+// good, after Close or an abort, and its goroutine has ended.
+func (c *Client) Done() <-chan struct{} { return c.done }
+
+// Err returns why the client stopped: nil while it runs and after Close;
+// after an abort, the reason: a *CloseError with the peer's code, a
+// *HandshakeError, a TLS error, or an error wrapping ErrRetriesExhausted.
+func (c *Client) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+func (c *Client) setState(s State) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state == s {
+		return
+	}
+	c.state = s
+	close(c.stateCh)
+	c.stateCh = make(chan struct{})
+}
+
+// lockWrite takes the write lock, or returns ctx's error if ctx ends first.
+func (c *Client) lockWrite(ctx context.Context) error {
+	select {
+	case c.wlock <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case c.wlock <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (c *Client) unlockWrite() { <-c.wlock }
+
+// wakeSendersLocked wakes every Send waiting for queue room.
+func (c *Client) wakeSendersLocked() {
+	close(c.w.room)
+	c.w.room = make(chan struct{})
+}
+
+// setClosedLocked makes every later Send fail and drops the queue.
+func (c *Client) setClosedLocked(err error) {
+	if c.w.mode == modeClosed {
+		return
+	}
+	c.w.mode = modeClosed
+	c.w.link = nil
+	c.live.Store(nil)
+	c.w.closedErr = err
+	c.w.queue.reset()
+	c.wakeSendersLocked()
+}
+
+// lostLocked records that a write on l failed: l is closed so the reader
+// notices, and later Sends queue.
+func (c *Client) lostLocked(l *link, err error) {
+	l.fail(err)
+	c.detachLocked(l)
+}
+
+// detachLocked makes Send stop writing to l.
+func (c *Client) detachLocked(l *link) {
+	if c.w.link != l {
+		return
+	}
+	c.w.link = nil
+	c.live.Store(nil)
+	if c.w.mode == modeUp {
+		c.w.mode = modeDown
+		c.wakeSendersLocked()
+	}
+}
+
+// Conn is the connection handed to the OnConnect hook.
+type Conn struct {
+	c *Client
+	l *link
+}
+
+// Send writes a message on this connection, ahead of anything Client.Send
+// queued while the client was down. It does not queue: if the connection is
+// broken it returns the error. ctx works as in Client.Send.
+func (cn *Conn) Send(ctx context.Context, typ MessageType, data []byte) error {
+	c := cn.c
+	if typ != TextMessage && typ != BinaryMessage {
+		return fmt.Errorf("wsreconnect: invalid message type %d", typ)
+	}
+	if err := c.lockWrite(ctx); err != nil {
+		return err
+	}
+	defer c.unlockWrite()
+	if c.w.mode == modeClosed {
+		return c.w.closedErr
+	}
+	if err := c.checkLimitLocked(len(data)); err != nil {
+		return err
+	}
+	if err := cn.l.write(ctx, typ, data); err != nil {
+		cn.l.fail(err)
+		return fmt.Errorf("wsreconnect: write: %w", err)
+	}
+	return nil
+}
+
+// Subprotocol returns the subprotocol the server selected, if any.
+func (cn *Conn) Subprotocol() string { return cn.l.ws.Subprotocol() }
+
+// redactURL returns u without credentials, query or fragment, for logs and
+// error messages.
+func redactURL(u *url.URL) string {
+	r := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
+	return r.String()
+}
+
+func clone(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append(make([]byte, 0, len(b)), b...)
+}

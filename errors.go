@@ -1,0 +1,105 @@
+package wsreconnect
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+var (
+	// ErrClosed is returned by Send, Receive and WaitState once the client has
+	// stopped, after Close or after an abort. After an abort the error also
+	// wraps the reason, so errors.As finds a *CloseError or *HandshakeError.
+	ErrClosed = errors.New("wsreconnect: client closed")
+
+	// ErrMessageTooBig is returned by Send for a message larger than the
+	// outbound limit (see WithMaxMessageSize and the Shrink action). The
+	// connection stays up.
+	ErrMessageTooBig = errors.New("wsreconnect: message exceeds the outbound size limit")
+
+	// ErrRetriesExhausted is the reason the client stopped when the BackOff
+	// given to WithBackoff returned backoff.Stop. The default backoff never
+	// stops. The error returned by Err also wraps the last disconnect's error.
+	ErrRetriesExhausted = errors.New("wsreconnect: retries exhausted")
+
+	// ErrHeartbeatTimeout is the Disconnect.Err of a connection that was
+	// declared dead because no pong (nor any other frame) arrived within the
+	// heartbeat timeout. Its Disconnect.Code is 1006.
+	ErrHeartbeatTimeout = errors.New("wsreconnect: no pong within the heartbeat timeout")
+)
+
+// CloseError is a close frame received from the peer, or 1006 for a
+// connection that ended without one. It is found with errors.As in the
+// errors returned by Err, Send and Receive and in Disconnect.Err.
+type CloseError struct {
+	Code   CloseCode
+	Reason string
+
+	cause error // the read or write error behind a 1006, if any
+}
+
+func (e *CloseError) Error() string {
+	s := "close " + e.Code.String()
+	if e.Reason != "" {
+		s += ": " + e.Reason
+	}
+	if e.cause != nil && e.Code == CloseAbnormalClosure {
+		s += ": " + e.cause.Error()
+	}
+	return s
+}
+
+// Unwrap returns the error behind a connection that ended without a close
+// frame (for example ErrHeartbeatTimeout or a network error), else nil.
+func (e *CloseError) Unwrap() error { return e.cause }
+
+// HandshakeError is an opening handshake that the server refused with an HTTP
+// status other than 101 Switching Protocols.
+type HandshakeError struct {
+	StatusCode int
+	// RetryAfter is the server's Retry-After header as a duration, zero if
+	// absent. The client waits at least this long before the next attempt.
+	RetryAfter time.Duration
+}
+
+func (e *HandshakeError) Error() string {
+	s := "wsreconnect: handshake refused with HTTP " + strconv.Itoa(e.StatusCode)
+	if t := http.StatusText(e.StatusCode); t != "" {
+		s += " " + t
+	}
+	if e.RetryAfter > 0 {
+		s += fmt.Sprintf(" (retry after %s)", e.RetryAfter)
+	}
+	return s
+}
+
+// parseRetryAfter reads a Retry-After header value, either delay-seconds or an
+// HTTP date (RFC 9110 §10.2.3). It returns zero for an absent or bad value.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(v); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+// closedError is what operations return once the client stopped: ErrClosed,
+// wrapping the abort reason when there is one.
+func closedError(reason error) error {
+	if reason == nil {
+		return ErrClosed
+	}
+	return fmt.Errorf("%w: %w", ErrClosed, reason)
+}

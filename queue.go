@@ -1,0 +1,71 @@
+package wsreconnect
+
+// message is one WebSocket data message.
+type message struct {
+	typ  MessageType
+	data []byte
+}
+
+// queue is a FIFO of messages waiting for a connection. Its storage grows on
+// demand up to max entries, so an idle client holds no queue memory. It is
+// guarded by the client's write lock.
+type queue struct {
+	buf  []message // ring buffer; len(buf) is the current capacity
+	head int
+	n    int
+	max  int
+}
+
+func (q *queue) len() int   { return q.n }
+func (q *queue) full() bool { return q.n >= q.max }
+
+// makeRoom ensures there is storage for one more message, growing by
+// doubling; a positive limit caps the new capacity.
+func (q *queue) makeRoom(limit int) {
+	if q.n < len(q.buf) {
+		return
+	}
+	size := max(8, 2*len(q.buf))
+	if limit > 0 {
+		size = min(size, max(limit, q.n+1))
+	}
+	buf := make([]message, size)
+	for i := 0; i < q.n; i++ {
+		buf[i] = q.buf[(q.head+i)%len(q.buf)]
+	}
+	q.buf, q.head = buf, 0
+}
+
+// pushBack appends m. The caller checks full first.
+func (q *queue) pushBack(m message) {
+	q.makeRoom(q.max)
+	q.buf[(q.head+q.n)%len(q.buf)] = m
+	q.n++
+}
+
+// pushFront puts m ahead of every queued message. It may exceed max by the
+// one message whose write failed, so that a broken write never loses it.
+func (q *queue) pushFront(m message) {
+	q.makeRoom(0)
+	q.head = (q.head - 1 + len(q.buf)) % len(q.buf)
+	q.buf[q.head] = m
+	q.n++
+}
+
+// peek returns the oldest message; the queue must not be empty.
+func (q *queue) peek() message { return q.buf[q.head] }
+
+// popFront removes the oldest message.
+func (q *queue) popFront() {
+	q.buf[q.head] = message{}
+	q.head = (q.head + 1) % len(q.buf)
+	q.n--
+	if q.n == 0 {
+		q.head = 0
+	}
+}
+
+// reset drops every message and releases the storage.
+func (q *queue) reset() {
+	q.buf, q.head, q.n = nil, 0, 0
+}
