@@ -120,6 +120,9 @@ const badCloseCodePrefix = "websocket: bad close code "
 func closeFromError(err error) (code CloseCode, reason string, local bool) {
 	var ce *websocket.CloseError
 	if errors.As(err, &ce) {
+		if ce.Code == websocket.CloseAbnormalClosure {
+			return CloseAbnormalClosure, "", false // gorilla's text for EOF, not a received reason
+		}
 		return CloseCode(ce.Code), ce.Text, false
 	}
 	if errors.Is(err, websocket.ErrReadLimit) {

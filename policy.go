@@ -64,6 +64,10 @@ type Disconnect struct {
 	// exceeded (Code 1009; the peer did not refuse anything of ours) or the
 	// heartbeat declared the peer dead (Code 1006).
 	Local bool
+	// Delay is the wait before the next attempt, for Reconnect and Shrink
+	// (0 for Abort). It is set when the OnDisconnect hook runs; the policy
+	// sees 0.
+	Delay time.Duration
 
 	largest int // largest message written on the connection
 }

@@ -194,6 +194,7 @@ func (c *Client) decide(d Disconnect) (wait time.Duration, stop bool) {
 		c.setClosedLocked(closedError(reason))
 		c.unlockWrite()
 	}
+	d.Delay = wait
 	c.logDecision(d, a, wait)
 	if c.opts.onDisconnect != nil {
 		c.callHook(func() { c.opts.onDisconnect(d, a) })

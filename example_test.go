@@ -1,0 +1,163 @@
+package wsreconnect_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/wsreconnect/wsreconnect"
+)
+
+// echoServer starts a WebSocket echo server; onConn, if not nil, runs each
+// connection instead of the echo.
+func echoServer(onConn func(ws *websocket.Conn)) (url string, stop func()) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		if onConn != nil {
+			onConn(ws)
+			return
+		}
+		for {
+			typ, data, err := ws.ReadMessage()
+			if err != nil {
+				return
+			}
+			ws.WriteMessage(typ, data)
+		}
+	}))
+	return "ws" + strings.TrimPrefix(srv.URL, "http"), srv.Close
+}
+
+// Dial, send a message and read the answer.
+func Example() {
+	url, stop := echoServer(nil)
+	defer stop()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := wsreconnect.Dial(ctx, url)
+	if err != nil {
+		fmt.Println("dial:", err)
+		return
+	}
+	defer c.Close()
+
+	if err := c.Send(ctx, wsreconnect.TextMessage, []byte("hello")); err != nil {
+		fmt.Println("send:", err)
+		return
+	}
+	typ, data, err := c.Receive(ctx)
+	if err != nil {
+		fmt.Println("receive:", err)
+		return
+	}
+	fmt.Println(typ, string(data))
+	// Output: text hello
+}
+
+// A custom policy wraps DefaultPolicy: this application's server closes
+// with 4001 when the session is revoked, which no retry can fix.
+func ExampleWithPolicy() {
+	url, stop := echoServer(func(ws *websocket.Conn) {
+		msg := websocket.FormatCloseMessage(4001, "session revoked")
+		ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+		ws.ReadMessage() // wait for the client's answer
+	})
+	defer stop()
+
+	policy := func(d wsreconnect.Disconnect) wsreconnect.Action {
+		if d.Code == 4001 {
+			return wsreconnect.Abort
+		}
+		return wsreconnect.DefaultPolicy(d)
+	}
+	c, err := wsreconnect.New(url, wsreconnect.WithPolicy(policy))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close()
+
+	<-c.Done()
+	var ce *wsreconnect.CloseError
+	if errors.As(c.Err(), &ce) {
+		fmt.Println("stopped:", ce.Code, ce.Reason)
+	}
+	// Output: stopped: 4001 (private) session revoked
+}
+
+// Subscribe on every connection, before anything queued while the client
+// was down, and watch the disconnects.
+func ExampleWithOnConnect() {
+	url, stop := echoServer(nil)
+	defer stop()
+
+	c, err := wsreconnect.New(url,
+		wsreconnect.WithOnConnect(func(ctx context.Context, conn *wsreconnect.Conn) error {
+			return conn.Send(ctx, wsreconnect.TextMessage, []byte(`{"op":"subscribe","topic":"prices"}`))
+		}),
+		wsreconnect.WithOnDisconnect(func(d wsreconnect.Disconnect, a wsreconnect.Action) {
+			fmt.Printf("lost connection (%v), will %v\n", d.Code, a)
+		}),
+	)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, data, err := c.Receive(ctx)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(string(data))
+	// Output: {"op":"subscribe","topic":"prices"}
+}
+
+// Bad configuration is reported by New, never later.
+func ExampleNew_badInput() {
+	_, err := wsreconnect.New("http://example.com/", wsreconnect.WithHeartbeat(-time.Second, time.Second))
+	fmt.Println(err)
+	_, err = wsreconnect.New("ws://example.com/", wsreconnect.WithSendBuffer(0))
+	fmt.Println(err)
+	// Output:
+	// wsreconnect: bad URL "http://example.com/": scheme must be ws or wss
+	// wsreconnect: WithSendBuffer: size must be positive, got 0
+}
+
+// WaitState waits for a state instead of polling.
+func ExampleClient_WaitState() {
+	url, stop := echoServer(nil)
+	defer stop()
+
+	c, err := wsreconnect.New(url)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.WaitState(ctx, wsreconnect.StateConnected); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(c.State())
+	c.Close()
+	fmt.Println(c.State())
+	// Output:
+	// connected
+	// closed
+}
