@@ -162,7 +162,8 @@ func (c *Client) serve(l *link) Disconnect {
 // decide asks the policy about d, applies the action's effects, runs the
 // OnDisconnect hook and returns the delay before the next attempt, or stop.
 func (c *Client) decide(d Disconnect) (wait time.Duration, stop bool) {
-	a := c.opts.policy(d)
+	var a Action
+	c.callHook(func() { a = c.opts.policy(d) })
 	if override, ok := c.opts.closeActions[d.Code]; ok && d.Code != 0 {
 		a = override
 	}
@@ -392,18 +393,21 @@ func (l *link) failure() error {
 }
 
 // disconnect describes the end of l, given the error that ended the read.
+// A close frame from the peer wins over a failure on this side (a write
+// that failed because the peer was closing, say).
 func (l *link) disconnect(readErr error) Disconnect {
 	l.ws.NetConn().Close()
 	d := Disconnect{Uptime: l.uptime(), largest: l.largest}
-	if cause := l.failure(); cause != nil {
-		// This side ended the connection: a failed write or a dead peer.
-		d.Code = CloseAbnormalClosure
-		d.Local = errors.Is(cause, ErrHeartbeatTimeout)
-		d.Err = &CloseError{Code: d.Code, cause: cause}
-		return d
-	}
 	d.Code, d.Reason, d.Local = closeFromError(readErr)
-	d.Err = &CloseError{Code: d.Code, Reason: d.Reason, cause: readErr}
+	cause := readErr
+	if d.Code == CloseAbnormalClosure {
+		if failure := l.failure(); failure != nil {
+			// This side ended the connection: a failed write or a dead peer.
+			cause = failure
+			d.Local = errors.Is(failure, ErrHeartbeatTimeout)
+		}
+	}
+	d.Err = &CloseError{Code: d.Code, Reason: d.Reason, cause: cause}
 	return d
 }
 
