@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 )
@@ -89,9 +90,10 @@ const (
 // decides), plus short-lived timer callbacks for the heartbeat. All of them
 // have ended when Close returns or, after an abort, when Done is closed.
 type Client struct {
-	url    string
+	urls   []string // endpoints: the URL given to New, then WithURLs
 	opts   options
 	logger *slog.Logger
+	stats  counters
 
 	ctx     context.Context // canceled by Close and when the client stops
 	cancel  context.CancelFunc
@@ -111,6 +113,7 @@ type Client struct {
 		limit     int           // outbound limit in bytes, 0 for none
 		room      chan struct{} // closed and replaced when queue room frees or mode changes
 		closedErr error
+		discarded []message // dropped by a stop, for the OnDropped hook
 	}
 	live atomic.Pointer[link] // the live connection, for Close when a write is stuck
 
@@ -126,15 +129,8 @@ type Client struct {
 // background. It does not wait for the first connection; see Dial or
 // WaitState. The url scheme must be ws or wss.
 func New(rawURL string, opts ...Option) (*Client, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return nil, fmt.Errorf("wsreconnect: bad URL: %w", err)
-	}
-	if u.Scheme != "ws" && u.Scheme != "wss" {
-		return nil, fmt.Errorf("wsreconnect: bad URL %q: scheme must be ws or wss", redactURL(u))
-	}
-	if u.Host == "" {
-		return nil, fmt.Errorf("wsreconnect: bad URL %q: no host", redactURL(u))
+	if err := checkURL(rawURL); err != nil {
+		return nil, fmt.Errorf("wsreconnect: %w", err)
 	}
 	o := defaultOptions()
 	for _, opt := range opts {
@@ -149,13 +145,16 @@ func New(rawURL string, opts ...Option) (*Client, error) {
 		o.backoff = NewDefaultBackoff()
 	}
 	o.backoff.Reset()
+	if o.compressOnShrink {
+		o.dialer.EnableCompression = true
+	}
 	o.dialer = prepareDialer(o.dialer)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Client{
-		url:       rawURL,
+		urls:      append([]string{rawURL}, o.urls...),
 		opts:      o,
-		logger:    o.logger.With(slog.String("url", redactURL(u))),
+		logger:    o.logger,
 		ctx:       ctx,
 		cancel:    cancel,
 		closing:   make(chan struct{}),
@@ -167,9 +166,25 @@ func New(rawURL string, opts ...Option) (*Client, error) {
 	}
 	c.w.queue.max = o.sendBuffer
 	c.w.limit = o.maxMessageSize
+	c.stats.limit.Store(int64(o.maxMessageSize))
 	c.w.room = make(chan struct{})
 	go c.run()
 	return c, nil
+}
+
+// checkURL reports why raw is not a usable WebSocket URL.
+func checkURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("bad URL: %w", err)
+	}
+	if u.Scheme != "ws" && u.Scheme != "wss" {
+		return fmt.Errorf("bad URL %q: scheme must be ws or wss", redactURL(u))
+	}
+	if u.Host == "" {
+		return fmt.Errorf("bad URL %q: no host", redactURL(u))
+	}
+	return nil
 }
 
 // Dial is New followed by waiting for the first connection. If ctx ends
@@ -211,8 +226,8 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 // message over a limit learned meanwhile is dropped. After Close or an
 // abort Send returns an error wrapping ErrClosed (and the abort reason).
 func (c *Client) Send(ctx context.Context, typ MessageType, data []byte) error {
-	if typ != TextMessage && typ != BinaryMessage {
-		return fmt.Errorf("wsreconnect: invalid message type %d", typ)
+	if err := c.checkMessage(typ, data); err != nil {
+		return err
 	}
 	for {
 		if err := c.lockWrite(ctx); err != nil {
@@ -223,9 +238,12 @@ func (c *Client) Send(ctx context.Context, typ MessageType, data []byte) error {
 			c.unlockWrite()
 			return err
 		}
-		if err := c.checkLimitLocked(len(data)); err != nil {
+		if limit := c.w.limit; limit > 0 && len(data) > limit {
 			c.unlockWrite()
-			return err
+			if c.opts.splitter == nil {
+				return tooBig(len(data), limit)
+			}
+			return c.sendSplit(ctx, typ, data, limit)
 		}
 		if c.w.mode == modeUp {
 			err := c.writeLiveLocked(ctx, typ, data)
@@ -233,7 +251,7 @@ func (c *Client) Send(ctx context.Context, typ MessageType, data []byte) error {
 			return err
 		}
 		if !c.w.queue.full() {
-			c.w.queue.pushBack(message{typ: typ, data: clone(data)})
+			c.pushLocked(message{typ: typ, data: clone(data)})
 			c.unlockWrite()
 			return nil
 		}
@@ -247,12 +265,103 @@ func (c *Client) Send(ctx context.Context, typ MessageType, data []byte) error {
 	}
 }
 
+func (c *Client) checkMessage(typ MessageType, data []byte) error {
+	if typ != TextMessage && typ != BinaryMessage {
+		return fmt.Errorf("wsreconnect: invalid message type %d", typ)
+	}
+	if typ == TextMessage && !c.opts.skipUTF8Check && !utf8.Valid(data) {
+		return ErrInvalidUTF8
+	}
+	return nil
+}
+
+func tooBig(n, limit int) error {
+	return fmt.Errorf("%w: %d bytes, limit %d", ErrMessageTooBig, n, limit)
+}
+
+// sendSplit sends data, larger than limit, as the parts the splitter makes.
+// The parts go out together: no other message is written between them.
+func (c *Client) sendSplit(ctx context.Context, typ MessageType, data []byte, limit int) error {
+	parts, err := c.split(data, limit)
+	if err != nil {
+		return err
+	}
+	for {
+		if err := c.lockWrite(ctx); err != nil {
+			return err
+		}
+		switch {
+		case c.w.mode == modeClosed:
+			err := c.w.closedErr
+			c.unlockWrite()
+			return err
+		case c.w.limit != limit:
+			// The limit changed while the parts were made: start again.
+			c.unlockWrite()
+			return c.Send(ctx, typ, data)
+		case c.w.mode == modeUp:
+			for i, p := range parts {
+				if err := c.writeLiveLocked(ctx, typ, p); err != nil {
+					c.unlockWrite()
+					return err
+				}
+				if c.w.mode != modeUp {
+					// The connection broke; the failed part was queued
+					// again, the rest follow it.
+					for _, rest := range parts[i+1:] {
+						c.pushLocked(message{typ: typ, data: clone(rest)})
+					}
+					break
+				}
+			}
+			c.unlockWrite()
+			return nil
+		case c.w.queue.len() == 0 || c.w.queue.max-c.w.queue.len() >= len(parts):
+			for _, p := range parts {
+				c.pushLocked(message{typ: typ, data: clone(p)})
+			}
+			c.unlockWrite()
+			return nil
+		}
+		room := c.w.room
+		c.unlockWrite()
+		select {
+		case <-room:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// split runs the splitter and checks its result.
+func (c *Client) split(data []byte, limit int) ([][]byte, error) {
+	parts, err := c.opts.splitter(data, limit)
+	if err != nil {
+		return nil, fmt.Errorf("wsreconnect: splitter: %w", err)
+	}
+	if len(parts) == 0 {
+		return nil, errors.New("wsreconnect: splitter returned no parts")
+	}
+	for _, p := range parts {
+		if len(p) > limit {
+			return nil, fmt.Errorf("wsreconnect: splitter returned a part of %d bytes: %w", len(p), tooBig(len(p), limit))
+		}
+	}
+	return parts, nil
+}
+
+// pushLocked queues m at the back.
+func (c *Client) pushLocked(m message) {
+	c.w.queue.pushBack(m)
+	c.stats.queued.Store(int64(c.w.queue.len()))
+}
+
 // writeLiveLocked writes m on the live connection. If the write fails the
 // connection is treated as lost: the message is queued again at the head,
 // unless ctx's deadline cut it.
 func (c *Client) writeLiveLocked(ctx context.Context, typ MessageType, data []byte) error {
 	l := c.w.link
-	err := l.write(ctx, typ, data)
+	err := c.writeLocked(ctx, l, typ, data)
 	if err == nil {
 		return nil
 	}
@@ -262,14 +371,26 @@ func (c *Client) writeLiveLocked(ctx context.Context, typ MessageType, data []by
 	}
 	if c.w.mode == modeDown {
 		c.w.queue.pushFront(message{typ: typ, data: clone(data)})
+		c.stats.queued.Store(int64(c.w.queue.len()))
 		return nil
 	}
 	return c.w.closedErr
 }
 
+// writeLocked writes one message on l and counts it; the caller holds the
+// write lock.
+func (c *Client) writeLocked(ctx context.Context, l *link, typ MessageType, data []byte) error {
+	if err := l.write(ctx, typ, data); err != nil {
+		return err
+	}
+	c.stats.messagesOut.Add(1)
+	c.stats.bytesOut.Add(int64(len(data)))
+	return nil
+}
+
 func (c *Client) checkLimitLocked(n int) error {
 	if c.w.limit > 0 && n > c.w.limit {
-		return fmt.Errorf("%w: %d bytes, limit %d", ErrMessageTooBig, n, c.w.limit)
+		return tooBig(n, c.w.limit)
 	}
 	return nil
 }
@@ -444,7 +565,12 @@ func (c *Client) setClosedLocked(err error) {
 	c.w.link = nil
 	c.live.Store(nil)
 	c.w.closedErr = err
+	for c.w.queue.len() > 0 {
+		c.w.discarded = append(c.w.discarded, c.w.queue.peek())
+		c.w.queue.popFront()
+	}
 	c.w.queue.reset()
+	c.stats.queued.Store(0)
 	c.wakeSendersLocked()
 }
 
@@ -479,8 +605,8 @@ type Conn struct {
 // broken it returns the error. ctx works as in Client.Send.
 func (cn *Conn) Send(ctx context.Context, typ MessageType, data []byte) error {
 	c := cn.c
-	if typ != TextMessage && typ != BinaryMessage {
-		return fmt.Errorf("wsreconnect: invalid message type %d", typ)
+	if err := c.checkMessage(typ, data); err != nil {
+		return err
 	}
 	if err := c.lockWrite(ctx); err != nil {
 		return err
@@ -492,7 +618,7 @@ func (cn *Conn) Send(ctx context.Context, typ MessageType, data []byte) error {
 	if err := c.checkLimitLocked(len(data)); err != nil {
 		return err
 	}
-	if err := cn.l.write(ctx, typ, data); err != nil {
+	if err := c.writeLocked(ctx, cn.l, typ, data); err != nil {
 		cn.l.fail(err)
 		return fmt.Errorf("wsreconnect: write: %w", err)
 	}
@@ -501,6 +627,15 @@ func (cn *Conn) Send(ctx context.Context, typ MessageType, data []byte) error {
 
 // Subprotocol returns the subprotocol the server selected, if any.
 func (cn *Conn) Subprotocol() string { return cn.l.ws.Subprotocol() }
+
+// redactRaw is redactURL for a URL checked by checkURL.
+func redactRaw(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return redactURL(u)
+}
 
 // redactURL returns u without credentials, query or fragment, for logs and
 // error messages.

@@ -572,7 +572,7 @@ func TestHandshakeTimeoutReconnects(t *testing.T) {
 	defer c.Close()
 	got := hook.next(t)
 	assert.Equal(t, Reconnect, got.a)
-	assert.True(t, isTimeout(got.d.Err), "Err = %v", got.d.Err)
+	assert.ErrorIs(t, got.d.Err, context.DeadlineExceeded)
 	assert.Equal(t, 2, hook.next(t).d.Attempt)
 }
 

@@ -28,6 +28,15 @@ var (
 	// declared dead because no pong (nor any other frame) arrived within the
 	// heartbeat timeout. Its Disconnect.Code is 1006.
 	ErrHeartbeatTimeout = errors.New("wsreconnect: no pong within the heartbeat timeout")
+
+	// ErrReconnectBudget is the reason the client stopped when no
+	// connection could be had within the budget set by WithReconnectBudget.
+	// The error returned by Err also wraps the last disconnect's error.
+	ErrReconnectBudget = errors.New("wsreconnect: reconnect budget exhausted")
+
+	// ErrInvalidUTF8 is returned by Send for a text message that is not
+	// valid UTF-8 (see WithoutUTF8Check). The connection stays up.
+	ErrInvalidUTF8 = errors.New("wsreconnect: text message is not valid UTF-8")
 )
 
 // CloseError is a close frame received from the peer, or 1006 for a

@@ -23,6 +23,7 @@ const (
 	DefaultStableAfter      = 5 * time.Second
 	DefaultCloseTimeout     = 5 * time.Second
 	DefaultTryAgainDelay    = 5 * time.Second
+	DefaultRestartDelay     = 500 * time.Millisecond
 )
 
 // An Option configures a Client. Options are checked by New and Dial: a bad
@@ -48,12 +49,20 @@ type options struct {
 	logger           *slog.Logger
 	stableAfter      time.Duration
 	closeTimeout     time.Duration
+	restartDelay     time.Duration
+	budget           time.Duration
+	headerFunc       func(ctx context.Context) (http.Header, error)
+	urls             []string
+	splitter         func(data []byte, limit int) ([][]byte, error)
+	onDropped        func(typ MessageType, data []byte, err error)
+	compressOnShrink bool
+	skipUTF8Check    bool
 }
 
 func defaultOptions() options {
 	return options{
 		policy:           DefaultPolicy,
-		minDelays:        map[CloseCode]time.Duration{CloseTryAgainLater: DefaultTryAgainDelay},
+		minDelays:        map[CloseCode]time.Duration{CloseTryAgainLater: DefaultTryAgainDelay, CloseBadGateway: DefaultTryAgainDelay},
 		pingInterval:     DefaultPingInterval,
 		pongTimeout:      DefaultPongTimeout,
 		handshakeTimeout: DefaultHandshakeTimeout,
@@ -64,6 +73,7 @@ func defaultOptions() options {
 		logger:           slog.New(slog.DiscardHandler),
 		stableAfter:      DefaultStableAfter,
 		closeTimeout:     DefaultCloseTimeout,
+		restartDelay:     DefaultRestartDelay,
 	}
 }
 
@@ -133,7 +143,7 @@ func WithCloseAction(code CloseCode, a Action) Option {
 // WithMinDelay sets a floor on the wait before reconnecting after a close
 // with code code: the client waits d plus the jittered backoff delay. It may
 // be given several times; d of 0 removes a floor. Default: 5 s for 1013
-// (try again later), none for other codes.
+// (try again later) and 1014 (bad gateway), none for other codes.
 func WithMinDelay(code CloseCode, d time.Duration) Option {
 	return func(o *options) error {
 		if code < 1000 || code > 4999 {
@@ -314,6 +324,127 @@ func WithCloseTimeout(d time.Duration) Option {
 			return fmt.Errorf("WithCloseTimeout: duration must be positive, got %s", d)
 		}
 		o.closeTimeout = d
+		return nil
+	}
+}
+
+// WithRestartDelay sets the typical wait after a 1012 (service restart): the
+// server says it is coming back soon, so the first attempt after it waits
+// d with ±50% jitter instead of the next backoff step. A server that keeps
+// answering 1012 without staying up gets the ordinary backoff. 0 makes 1012
+// use the ordinary backoff. Default: 500 ms.
+func WithRestartDelay(d time.Duration) Option {
+	return func(o *options) error {
+		if d < 0 {
+			return fmt.Errorf("WithRestartDelay: negative duration %s", d)
+		}
+		o.restartDelay = d
+		return nil
+	}
+}
+
+// WithReconnectBudget bounds how long the client keeps trying to get a
+// connection back: when no connection has been up for d, it aborts with
+// an error wrapping ErrReconnectBudget and the last disconnect's error.
+// Default: 0, no budget (the client never gives up on its own).
+func WithReconnectBudget(d time.Duration) Option {
+	return func(o *options) error {
+		if d < 0 {
+			return fmt.Errorf("WithReconnectBudget: negative duration %s", d)
+		}
+		o.budget = d
+		return nil
+	}
+}
+
+// WithHeaderFunc sets a function called before every connection attempt for
+// the handshake headers, for example to fetch a fresh token. Its headers are
+// added to those of WithHeader. If it fails, the attempt fails with its
+// error (wrap it with backoff.Permanent to abort). With a header func set, an
+// authentication failure (handshake 401 or 403, close 3000, 3003, 4401 or
+// 4403) that the policy would abort on is retried once, with fresh headers,
+// before the client aborts; a connection that stays up for the stable period
+// earns a new retry. Default: none.
+func WithHeaderFunc(f func(ctx context.Context) (http.Header, error)) Option {
+	return func(o *options) error {
+		if f == nil {
+			return errors.New("WithHeaderFunc: nil function")
+		}
+		o.headerFunc = f
+		return nil
+	}
+}
+
+// WithURLs adds endpoints after the one given to New or Dial. A failed
+// attempt moves to the next endpoint, in order and round robin; after a
+// connection was up, the client tries the endpoint that worked first.
+// Disconnect.URL tells which endpoint a disconnect was on. Default: only
+// the URL given to New.
+func WithURLs(urls ...string) Option {
+	return func(o *options) error {
+		for _, u := range urls {
+			if err := checkURL(u); err != nil {
+				return fmt.Errorf("WithURLs: %w", err)
+			}
+		}
+		o.urls = append(o.urls, urls...)
+		return nil
+	}
+}
+
+// WithSplitter sets how a message larger than the outbound limit is cut into
+// several messages, each at most limit bytes, that the peer reassembles (the
+// protocol is the application's). With a splitter, Send splits such a
+// message instead of failing with ErrMessageTooBig, and a message the peer
+// refused with 1009 is split and sent again after the reconnect, ahead of
+// anything queued, so nothing is lost. Default: none.
+func WithSplitter(f func(data []byte, limit int) ([][]byte, error)) Option {
+	return func(o *options) error {
+		if f == nil {
+			return errors.New("WithSplitter: nil function")
+		}
+		o.splitter = f
+		return nil
+	}
+}
+
+// WithOnDropped sets a hook called for every message the client accepted
+// but will not write: the message a peer refused with 1009 when no splitter
+// is set (err wraps a *CloseError with code 1009), a queued message over a
+// limit learned after it was queued (err wraps ErrMessageTooBig), and the
+// messages still queued when the client stops (err wraps ErrClosed). data is
+// the client's copy and may be kept. The hook runs on the client's
+// goroutine, like OnDisconnect. Default: none; dropped messages are counted
+// in Stats.
+func WithOnDropped(f func(typ MessageType, data []byte, err error)) Option {
+	return func(o *options) error {
+		o.onDropped = f
+		return nil
+	}
+}
+
+// WithCompressionOnShrink offers permessage-deflate (RFC 7692) on every
+// handshake but writes uncompressed until the peer refuses a message with
+// 1009; from then on messages are written compressed when the peer accepted
+// the extension. Received compressed messages always count against the read
+// limit by their decompressed size. Default: off (compression is as the
+// dialer sets it).
+func WithCompressionOnShrink() Option {
+	return func(o *options) error {
+		o.compressOnShrink = true
+		o.dialer.EnableCompression = true
+		return nil
+	}
+}
+
+// WithoutUTF8Check turns off the check that text messages are valid UTF-8.
+// By default Send fails fast with ErrInvalidUTF8 for such a message and the
+// connection stays up; without the check the message is written and the
+// peer is expected to close with 1007, on which the default policy aborts.
+// Use it when text is known to be valid and every nanosecond counts.
+func WithoutUTF8Check() Option {
+	return func(o *options) error {
+		o.skipUTF8Check = true
 		return nil
 	}
 }

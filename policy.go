@@ -68,8 +68,17 @@ type Disconnect struct {
 	// (0 for Abort). It is set when the OnDisconnect hook runs; the policy
 	// sees 0.
 	Delay time.Duration
+	// URL is the endpoint, without credentials or query.
+	URL string
+	// Refused is the client's copy of the message the peer refused with
+	// 1009 (taken to be the largest written on that connection), else nil.
+	// With a splitter it is sent again, split; without one it is also
+	// reported to the OnDropped hook. It is set when the OnDisconnect hook
+	// runs; the policy sees nil.
+	Refused []byte
 
-	largest int // largest message written on the connection
+	largest int      // largest message written on the connection
+	refused *message // a copy of it
 }
 
 // Policy decides what the client does after a disconnect. It runs on the

@@ -8,35 +8,47 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"sync"
-	"sync/atomic"
+	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/gorilla/websocket"
 )
 
+// supervisor is the state that only the client's goroutine touches.
+type supervisor struct {
+	attempt     int       // consecutive failed attempts
+	endpoint    int       // index into Client.urls
+	downSince   time.Time // when the client last lost (or started without) a connection
+	authRetried bool      // an auth failure was retried with fresh headers
+	compress    bool      // write compressed (after a 1009, WithCompressionOnShrink)
+	restart     *backoff.ExponentialBackOff
+}
+
 // run is the client's goroutine: it connects, reads until the connection
 // ends, asks the policy what to do, and waits out the backoff delay, until
 // Close or an abort.
 func (c *Client) run() {
 	defer c.finish()
-	attempt := 0
+	sv := &supervisor{downSince: time.Now()}
 	for {
-		l, d := c.connect()
+		l, d := c.connect(sv)
 		if l != nil {
 			d = c.serve(l)
+			sv.downSince = time.Now()
 		}
 		if c.isClosing() {
 			return
 		}
 		if d.Uptime > 0 && d.Uptime >= c.opts.stableAfter {
-			attempt = 0
+			sv.attempt = 0
+			sv.authRetried = false
 			c.opts.backoff.Reset()
 		}
-		attempt++
-		d.Attempt = attempt
-		wait, stop := c.decide(d)
+		sv.attempt++
+		d.Attempt = sv.attempt
+		wait, stop := c.decide(sv, d)
 		if stop || !c.sleep(wait) {
 			return
 		}
@@ -56,30 +68,60 @@ func (c *Client) isClosing() bool {
 func (c *Client) finish() {
 	c.wlock <- struct{}{}
 	c.setClosedLocked(closedError(c.Err()))
+	discarded := c.w.discarded
+	c.w.discarded = nil
 	c.unlockWrite()
+	c.dropped(discarded, ErrClosed)
 	c.cancel()
 	c.setState(StateClosed)
 	close(c.done)
 }
 
+// dropped counts messages the client will not write and hands them to the
+// OnDropped hook.
+func (c *Client) dropped(ms []message, err error) {
+	if len(ms) == 0 {
+		return
+	}
+	c.stats.dropped.Add(int64(len(ms)))
+	if c.opts.onDropped == nil {
+		return
+	}
+	c.callHook(func() {
+		for _, m := range ms {
+			c.opts.onDropped(m.typ, m.data, err)
+		}
+	})
+}
+
 // connect dials, runs the OnConnect hook and writes the queued messages.
 // It returns the live link, or a nil link and the failed attempt.
-func (c *Client) connect() (*link, Disconnect) {
+func (c *Client) connect(sv *supervisor) (*link, Disconnect) {
 	c.setState(StateConnecting)
-	ws, resp, err := c.dial()
+	c.stats.endpoint.Store(int64(sv.endpoint))
+	url := c.urls[sv.endpoint]
+	ws, resp, err := c.dial(url)
 	if err != nil {
-		return nil, dialFailure(resp, err)
+		d := dialFailure(resp, err)
+		d.URL = redactRaw(url)
+		return nil, d
 	}
-	l := newLink(ws, c.opts.readLimit)
+	l := newLink(ws, resp, c.opts.readLimit)
+	l.url = url
+	if c.opts.compressOnShrink {
+		ws.EnableWriteCompression(sv.compress)
+	}
 	if c.opts.onConnect != nil {
 		var hookErr error
 		c.callHook(func() { hookErr = c.opts.onConnect(c.ctx, &Conn{c: c, l: l}) })
 		if hookErr != nil && !c.isClosing() {
 			l.closeNow(CloseNormalClosure, c.opts.closeTimeout)
-			return nil, Disconnect{Err: fmt.Errorf("wsreconnect: OnConnect: %w", hookErr), Uptime: l.uptime()}
+			return nil, Disconnect{Err: fmt.Errorf("wsreconnect: OnConnect: %w", hookErr), Uptime: l.uptime(), URL: redactRaw(url)}
 		}
 	}
-	if err := c.goLive(l); err != nil {
+	dropped, err := c.goLive(l)
+	c.dropped(dropped, ErrMessageTooBig)
+	if err != nil {
 		if c.isClosing() {
 			l.closeNow(CloseNormalClosure, c.opts.closeTimeout)
 			return nil, Disconnect{}
@@ -87,8 +129,12 @@ func (c *Client) connect() (*link, Disconnect) {
 		return nil, l.disconnect(err)
 	}
 	l.startHeartbeat(c.opts.pingInterval, c.opts.pongTimeout)
+	if c.stats.connects.Add(1) > 1 {
+		c.stats.reconnects.Add(1)
+	}
 	c.setState(StateConnected)
-	c.logger.Info("wsreconnect: connected")
+	c.logger.LogAttrs(context.Background(), slog.LevelInfo, "wsreconnect: connected",
+		slog.String("url", redactRaw(url)), slog.Int("queued", int(c.stats.queued.Load())))
 	return l, Disconnect{}
 }
 
@@ -96,38 +142,53 @@ var errClosing = errors.New("wsreconnect: closing")
 
 // goLive writes the queued messages on l, in order, then makes l the
 // connection that Send writes to. A queued message over the outbound limit
-// is dropped. If a write fails, that message stays at the head of the queue.
-func (c *Client) goLive(l *link) error {
+// is split if a splitter is set, else dropped and returned. If a write
+// fails, that message stays at the head of the queue.
+func (c *Client) goLive(l *link) (dropped []message, err error) {
 	c.wlock <- struct{}{}
 	defer c.unlockWrite()
 	if c.w.mode == modeClosed {
-		return errClosing
+		return nil, errClosing
 	}
 	for c.w.queue.len() > 0 {
 		m := c.w.queue.peek()
-		if err := c.checkLimitLocked(len(m.data)); err != nil {
+		if c.checkLimitLocked(len(m.data)) != nil {
+			var parts [][]byte
+			if c.opts.splitter != nil {
+				parts, err = c.split(m.data, c.w.limit)
+			}
+			if parts == nil {
+				c.w.queue.popFront()
+				dropped = append(dropped, m)
+				continue
+			}
 			c.w.queue.popFront()
-			c.logger.Warn("wsreconnect: queued message dropped", slog.Int("size", len(m.data)), slog.Int("limit", c.w.limit))
+			for i := len(parts) - 1; i >= 0; i-- {
+				c.w.queue.pushFront(message{typ: m.typ, data: parts[i]})
+			}
 			continue
 		}
-		if err := l.write(c.ctx, m.typ, m.data); err != nil {
+		if err := c.writeLocked(c.ctx, l, m.typ, m.data); err != nil {
 			l.fail(err)
-			return err
+			return dropped, err
 		}
 		c.w.queue.popFront()
+		c.stats.queued.Store(int64(c.w.queue.len()))
 	}
+	c.w.queue.reset()
+	c.stats.queued.Store(0)
 	c.w.mode = modeUp
 	c.w.link = l
 	c.live.Store(l)
 	c.wakeSendersLocked()
-	return nil
+	return dropped, nil
 }
 
 // serve reads from l until the connection ends and hands data messages to
 // Receive.
 func (c *Client) serve(l *link) Disconnect {
 	for {
-		typ, data, err := l.ws.ReadMessage()
+		typ, data, err := l.read(c.opts.readLimit)
 		if err != nil {
 			// Close the socket first: a Send stuck in a write returns and
 			// frees the write lock.
@@ -141,6 +202,8 @@ func (c *Client) serve(l *link) Disconnect {
 		if !l.seen.Load() {
 			l.seen.Store(true)
 		}
+		c.stats.messagesIn.Add(1)
+		c.stats.bytesIn.Add(int64(len(data)))
 		m := message{typ: MessageType(typ), data: data}
 		select {
 		case c.recv <- m:
@@ -161,16 +224,23 @@ func (c *Client) serve(l *link) Disconnect {
 
 // decide asks the policy about d, applies the action's effects, runs the
 // OnDisconnect hook and returns the delay before the next attempt, or stop.
-func (c *Client) decide(d Disconnect) (wait time.Duration, stop bool) {
+func (c *Client) decide(sv *supervisor, d Disconnect) (wait time.Duration, stop bool) {
+	c.stats.disconnected(d.Code)
 	var a Action
 	c.callHook(func() { a = c.opts.policy(d) })
 	if override, ok := c.opts.closeActions[d.Code]; ok && d.Code != 0 {
 		a = override
 	}
+	if a == Abort && c.opts.headerFunc != nil && isAuthFailure(d) && !sv.authRetried {
+		// Retry once with fresh headers before giving up.
+		sv.authRetried = true
+		a = Reconnect
+	}
 	var reason error
+	var refused []message
 	switch a {
 	case Shrink:
-		c.shrink(d)
+		refused = c.shrink(sv, &d)
 	case Reconnect:
 	case Abort:
 		reason = abortReason(d)
@@ -179,12 +249,9 @@ func (c *Client) decide(d Disconnect) (wait time.Duration, stop bool) {
 		a = Abort
 	}
 	if a != Abort {
-		next := c.opts.backoff.NextBackOff()
-		if next == backoff.Stop {
-			reason = fmt.Errorf("%w: %w", ErrRetriesExhausted, d.Err)
+		wait, reason = c.delay(sv, d)
+		if reason != nil {
 			a = Abort
-		} else {
-			wait = next + c.minDelay(d)
 		}
 	}
 	if reason != nil {
@@ -194,13 +261,51 @@ func (c *Client) decide(d Disconnect) (wait time.Duration, stop bool) {
 		c.wlock <- struct{}{}
 		c.setClosedLocked(closedError(reason))
 		c.unlockWrite()
+	} else if d.StatusCode != 0 || d.Uptime == 0 {
+		// A failed attempt: try the next endpoint.
+		sv.endpoint = (sv.endpoint + 1) % len(c.urls)
 	}
 	d.Delay = wait
 	c.logDecision(d, a, wait)
+	c.dropped(refused, d.Err)
 	if c.opts.onDisconnect != nil {
 		c.callHook(func() { c.opts.onDisconnect(d, a) })
 	}
 	return wait, a == Abort
+}
+
+// delay is the wait before the next attempt after d, or the reason to give
+// up: the backoff said Stop or the reconnect budget ran out.
+func (c *Client) delay(sv *supervisor, d Disconnect) (time.Duration, error) {
+	var wait time.Duration
+	if d.Code == CloseServiceRestart && d.Attempt == 1 && c.opts.restartDelay > 0 {
+		// The server restarts and says so: come back soon, jittered.
+		if sv.restart == nil {
+			sv.restart = backoff.NewExponentialBackOff(
+				backoff.WithInitialInterval(c.opts.restartDelay),
+				backoff.WithRandomizationFactor(0.5),
+				backoff.WithMultiplier(1),
+				backoff.WithMaxInterval(c.opts.restartDelay),
+				backoff.WithMaxElapsedTime(0),
+			)
+		}
+		wait = sv.restart.NextBackOff()
+	} else {
+		next := c.opts.backoff.NextBackOff()
+		if next == backoff.Stop {
+			return 0, fmt.Errorf("%w: %w", ErrRetriesExhausted, d.Err)
+		}
+		wait = next + c.minDelay(d)
+	}
+	if budget := c.opts.budget; budget > 0 {
+		left := budget - time.Since(sv.downSince)
+		if left <= 0 {
+			return 0, fmt.Errorf("%w (%s): %w", ErrReconnectBudget, budget, d.Err)
+		}
+		wait = min(wait, left)
+	}
+	c.stats.backoff.Store(int64(wait))
+	return wait, nil
 }
 
 // minDelay is the floor on the wait after d: the server's Retry-After, or
@@ -216,18 +321,85 @@ func (c *Client) minDelay(d Disconnect) time.Duration {
 	return 0
 }
 
-// shrink lowers the outbound limit below the largest message written on
-// the connection the peer refused.
-func (c *Client) shrink(d Disconnect) {
-	if d.largest <= 0 {
-		return
+// isAuthFailure reports whether d looks like rejected credentials, which
+// fresh headers may fix.
+func isAuthFailure(d Disconnect) bool {
+	switch d.StatusCode {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return true
 	}
-	limit := d.largest - 1
+	switch d.Code {
+	case CloseUnauthorized, CloseForbidden, 4401, 4403:
+		return true
+	}
+	return false
+}
+
+// peerLimit finds the size limit a peer names in a 1009 close reason, such
+// as "over size limit (2049 > 1024 bytes)" or "max payload 1024".
+var (
+	limitComparison = regexp.MustCompile(`\d+\s*>\s*(\d+)`)
+	limitNumber     = regexp.MustCompile(`(?i)(?:limit|max\w*|maximum|allowed)\D{0,20}?(\d+)`)
+)
+
+func peerLimit(reason string) int {
+	for _, re := range []*regexp.Regexp{limitComparison, limitNumber} {
+		if m := re.FindStringSubmatch(reason); m != nil {
+			if n, err := strconv.Atoi(m[1]); err == nil && n > 0 {
+				return n
+			}
+		}
+	}
+	return 0
+}
+
+// shrink applies a 1009 from the peer: the outbound limit drops to the
+// limit the peer's reason names, and at least below the largest message
+// written on the connection (the one refused). The refused message is put
+// back at the head of the queue, split, if a splitter is set; otherwise it
+// is returned to be reported as dropped. d.Refused is set.
+func (c *Client) shrink(sv *supervisor, d *Disconnect) (dropped []message) {
+	if c.opts.compressOnShrink {
+		sv.compress = true
+	}
+	limit := 0
+	if d.largest > 0 {
+		limit = d.largest - 1
+	}
+	if n := peerLimit(d.Reason); n > 0 && (limit == 0 || n < limit) {
+		limit = n
+	}
+	if limit <= 0 {
+		return nil
+	}
 	c.wlock <- struct{}{}
 	if c.w.limit == 0 || limit < c.w.limit {
 		c.w.limit = limit
+		c.stats.limit.Store(int64(limit))
 	}
+	limit = c.w.limit
 	c.unlockWrite()
+
+	if d.refused == nil {
+		return nil
+	}
+	m := *d.refused
+	d.Refused = m.data
+	if c.opts.splitter == nil {
+		return []message{m}
+	}
+	parts, err := c.split(m.data, limit)
+	if err != nil {
+		c.logger.Warn("wsreconnect: refused message could not be split", slog.String("error", err.Error()))
+		return []message{m}
+	}
+	c.wlock <- struct{}{}
+	for i := len(parts) - 1; i >= 0; i-- {
+		c.w.queue.pushFront(message{typ: m.typ, data: parts[i]})
+	}
+	c.stats.queued.Store(int64(c.w.queue.len()))
+	c.unlockWrite()
+	return nil
 }
 
 // abortReason is the error Err reports after an abort on d.
@@ -271,13 +443,19 @@ func (c *Client) callHook(f func()) {
 	f()
 }
 
+// logDecision records one decision. It logs no header values, and URLs
+// without credentials or query.
 func (c *Client) logDecision(d Disconnect, a Action, wait time.Duration) {
 	attrs := []slog.Attr{
 		slog.String("action", a.String()),
 		slog.Int("attempt", d.Attempt),
+		slog.String("url", d.URL),
 	}
 	if d.Code != 0 {
-		attrs = append(attrs, slog.String("code", d.Code.String()))
+		attrs = append(attrs, slog.Int("code", int(d.Code)), slog.String("code_name", d.Code.String()))
+	}
+	if d.Reason != "" {
+		attrs = append(attrs, slog.String("reason", d.Reason))
 	}
 	if d.StatusCode != 0 {
 		attrs = append(attrs, slog.Int("status", d.StatusCode))
@@ -287,6 +465,9 @@ func (c *Client) logDecision(d Disconnect, a Action, wait time.Duration) {
 	}
 	if a != Abort {
 		attrs = append(attrs, slog.Duration("delay", wait))
+	}
+	if a == Shrink {
+		attrs = append(attrs, slog.Int64("limit", c.stats.limit.Load()))
 	}
 	if d.Err != nil {
 		attrs = append(attrs, slog.String("error", d.Err.Error()))
@@ -313,198 +494,6 @@ func dialFailure(resp *http.Response, err error) Disconnect {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
-}
-
-// link is one WebSocket connection and its heartbeat.
-type link struct {
-	ws          *websocket.Conn
-	connectedAt time.Time
-	largest     int  // largest message written; guarded by the write lock
-	deadline    bool // a write deadline is set; guarded by the write lock
-
-	seen       atomic.Bool // a frame arrived since the last ping
-	delivering atomic.Bool // the reader is waiting for Receive
-
-	causeMu sync.Mutex
-	cause   error // why this side ended the connection, first one wins
-
-	hb struct {
-		mu         sync.Mutex
-		wg         sync.WaitGroup
-		timer      *time.Timer
-		stopped    bool
-		nextPing   time.Time
-		unanswered time.Time // when the oldest unanswered ping was sent; zero if none
-		interval   time.Duration
-		timeout    time.Duration
-	}
-}
-
-func newLink(ws *websocket.Conn, readLimit int64) *link {
-	l := &link{ws: ws, connectedAt: time.Now()}
-	ws.SetReadLimit(readLimit)
-	ws.SetPongHandler(func(string) error {
-		l.seen.Store(true)
-		return nil
-	})
-	answerPing := ws.PingHandler()
-	ws.SetPingHandler(func(data string) error {
-		l.seen.Store(true)
-		return answerPing(data)
-	})
-	return l
-}
-
-func (l *link) uptime() time.Duration { return time.Since(l.connectedAt) }
-
-// write writes one message; the caller holds the write lock.
-func (l *link) write(ctx context.Context, typ MessageType, data []byte) error {
-	if dl, ok := ctx.Deadline(); ok {
-		l.ws.SetWriteDeadline(dl)
-		l.deadline = true
-	} else if l.deadline {
-		l.ws.SetWriteDeadline(time.Time{})
-		l.deadline = false
-	}
-	if err := l.ws.WriteMessage(int(typ), data); err != nil {
-		return err
-	}
-	if len(data) > l.largest {
-		l.largest = len(data)
-	}
-	return nil
-}
-
-// fail records why this side ends the connection and closes the socket, so
-// that the reader returns.
-func (l *link) fail(cause error) {
-	l.causeMu.Lock()
-	if l.cause == nil {
-		l.cause = cause
-	}
-	l.causeMu.Unlock()
-	l.ws.NetConn().Close()
-}
-
-func (l *link) failure() error {
-	l.causeMu.Lock()
-	defer l.causeMu.Unlock()
-	return l.cause
-}
-
-// disconnect describes the end of l, given the error that ended the read.
-// A close frame from the peer wins over a failure on this side (a write
-// that failed because the peer was closing, say).
-func (l *link) disconnect(readErr error) Disconnect {
-	l.ws.NetConn().Close()
-	d := Disconnect{Uptime: l.uptime(), largest: l.largest}
-	d.Code, d.Reason, d.Local = closeFromError(readErr)
-	cause := readErr
-	if d.Code == CloseAbnormalClosure {
-		if failure := l.failure(); failure != nil {
-			// This side ended the connection: a failed write or a dead peer.
-			cause = failure
-			d.Local = errors.Is(failure, ErrHeartbeatTimeout)
-		}
-	}
-	d.Err = &CloseError{Code: d.Code, Reason: d.Reason, cause: cause}
-	return d
-}
-
-// startClose sends a close frame and bounds the wait for the peer's answer;
-// the reader returns when it arrives or the time is up.
-func (l *link) startClose(timeout time.Duration) {
-	deadline := time.Now().Add(timeout)
-	if err := l.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(int(CloseNormalClosure), ""), deadline); err != nil {
-		l.fail(ErrClosed)
-		return
-	}
-	l.ws.SetReadDeadline(deadline)
-}
-
-// closeNow closes a connection nobody reads from yet: it sends a close
-// frame, waits for the peer's answer up to timeout, and closes the socket.
-func (l *link) closeNow(code CloseCode, timeout time.Duration) {
-	l.startClose(timeout)
-	for {
-		if _, _, err := l.ws.NextReader(); err != nil {
-			break
-		}
-	}
-	l.ws.NetConn().Close()
-}
-
-// startHeartbeat pings every interval and declares the peer dead when no
-// frame arrived within timeout of the oldest unanswered ping. Timer
-// callbacks run it: no goroutine waits while the connection is idle.
-func (l *link) startHeartbeat(interval, timeout time.Duration) {
-	if interval <= 0 {
-		return
-	}
-	l.hb.mu.Lock()
-	defer l.hb.mu.Unlock()
-	l.hb.interval, l.hb.timeout = interval, timeout
-	l.hb.nextPing = time.Now().Add(interval)
-	l.armLocked(interval)
-}
-
-// armLocked schedules the next heartbeat tick; the caller holds hb.mu.
-func (l *link) armLocked(d time.Duration) {
-	l.hb.wg.Add(1)
-	if l.hb.timer == nil {
-		l.hb.timer = time.AfterFunc(d, l.tick)
-		return
-	}
-	l.hb.timer.Reset(d)
-}
-
-// tick runs at ping times and at the deadline of an unanswered ping.
-func (l *link) tick() {
-	defer l.hb.wg.Done()
-	l.hb.mu.Lock()
-	if l.hb.stopped {
-		l.hb.mu.Unlock()
-		return
-	}
-	now := time.Now()
-	if l.seen.Swap(false) || l.delivering.Load() {
-		// A frame arrived, or the reader is held up by the application.
-		l.hb.unanswered = time.Time{}
-	}
-	if !l.hb.unanswered.IsZero() && now.Sub(l.hb.unanswered) >= l.hb.timeout {
-		l.hb.mu.Unlock()
-		l.fail(ErrHeartbeatTimeout)
-		return
-	}
-	ping := !now.Before(l.hb.nextPing)
-	if ping {
-		if l.hb.unanswered.IsZero() {
-			l.hb.unanswered = now
-		}
-		l.hb.nextPing = now.Add(l.hb.interval)
-	}
-	next := l.hb.nextPing.Sub(now)
-	if !l.hb.unanswered.IsZero() {
-		next = min(next, l.hb.unanswered.Add(l.hb.timeout).Sub(now))
-	}
-	l.armLocked(next)
-	timeout := l.hb.timeout
-	l.hb.mu.Unlock()
-	if ping {
-		// A failed ping needs no action: the reader or the deadline notices.
-		_ = l.ws.WriteControl(websocket.PingMessage, nil, now.Add(timeout))
-	}
-}
-
-// stopHeartbeat stops the heartbeat and waits for a running tick to end.
-func (l *link) stopHeartbeat() {
-	l.hb.mu.Lock()
-	l.hb.stopped = true
-	if l.hb.timer != nil && l.hb.timer.Stop() {
-		l.hb.wg.Done()
-	}
-	l.hb.mu.Unlock()
-	l.hb.wg.Wait()
 }
 
 // dialFunc is the shape of websocket.Dialer.NetDialContext.
@@ -554,14 +543,33 @@ func watchDial(base dialFunc) dialFunc {
 	}
 }
 
-// dial makes one connection attempt, bounded by the handshake timeout and
-// canceled by Close.
-func (c *Client) dial() (*websocket.Conn, *http.Response, error) {
+// dial makes one connection attempt to url, bounded by the handshake
+// timeout and canceled by Close.
+func (c *Client) dial(url string) (*websocket.Conn, *http.Response, error) {
 	attempt := &dialAttempt{}
 	ctx, cancel := context.WithTimeout(context.WithValue(c.ctx, attemptKey{}, attempt), c.opts.handshakeTimeout)
 	defer cancel()
 	attempt.ctx = ctx
-	ws, resp, err := c.opts.dialer.DialContext(ctx, c.url, c.opts.header)
+	header := c.opts.header
+	if c.opts.headerFunc != nil {
+		fresh, err := c.opts.headerFunc(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("wsreconnect: header func: %w", err)
+		}
+		header = header.Clone()
+		if header == nil {
+			header = make(http.Header, len(fresh))
+		}
+		for k, vs := range fresh {
+			for _, v := range vs {
+				header.Add(k, v)
+			}
+		}
+	}
+	ws, resp, err := c.opts.dialer.DialContext(ctx, url, header)
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("wsreconnect: no handshake within %s: %w", c.opts.handshakeTimeout, context.DeadlineExceeded)
+	}
 	if attempt.stop != nil && !attempt.stop() && err == nil {
 		// The context ended just as the handshake completed.
 		ws.Close()

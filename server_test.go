@@ -166,10 +166,16 @@ func fastBackoff() backoff.BackOff {
 	}
 }
 
-// testOptions are the options every test starts from: tiny backoff, no
-// stable-period wait.
+// testOptions are the options every test starts from: tiny backoff and
+// per-code floors.
 func testOptions(extra ...Option) []Option {
-	return append([]Option{WithBackoff(fastBackoff()), WithCloseTimeout(2 * time.Second)}, extra...)
+	return append([]Option{
+		WithBackoff(fastBackoff()),
+		WithCloseTimeout(2 * time.Second),
+		WithMinDelay(CloseTryAgainLater, time.Millisecond),
+		WithMinDelay(CloseBadGateway, time.Millisecond),
+		WithRestartDelay(time.Millisecond),
+	}, extra...)
 }
 
 // waitClosed waits for the client to stop.

@@ -1,0 +1,242 @@
+package wsreconnect
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// link is one WebSocket connection and its heartbeat.
+type link struct {
+	ws          *websocket.Conn
+	url         string
+	connectedAt time.Time
+	inflate     bool // permessage-deflate was negotiated
+
+	// Guarded by the write lock:
+	deadline bool    // a write deadline is set
+	largest  message // a copy of the largest message written
+
+	seen       atomic.Bool // a frame arrived since the last ping
+	delivering atomic.Bool // the reader is waiting for Receive
+
+	causeMu sync.Mutex
+	cause   error // why this side ended the connection, first one wins
+
+	hb struct {
+		mu         sync.Mutex
+		wg         sync.WaitGroup
+		timer      *time.Timer
+		stopped    bool
+		nextPing   time.Time
+		unanswered time.Time // when the oldest unanswered ping was sent; zero if none
+		interval   time.Duration
+		timeout    time.Duration
+	}
+}
+
+func newLink(ws *websocket.Conn, resp *http.Response, readLimit int64) *link {
+	l := &link{ws: ws, connectedAt: time.Now()}
+	if resp != nil {
+		for _, ext := range resp.Header.Values("Sec-Websocket-Extensions") {
+			if strings.Contains(ext, "permessage-deflate") {
+				l.inflate = true
+			}
+		}
+	}
+	ws.SetReadLimit(readLimit)
+	ws.SetPongHandler(func(string) error {
+		l.seen.Store(true)
+		return nil
+	})
+	answerPing := ws.PingHandler()
+	ws.SetPingHandler(func(data string) error {
+		l.seen.Store(true)
+		return answerPing(data)
+	})
+	return l
+}
+
+func (l *link) uptime() time.Duration { return time.Since(l.connectedAt) }
+
+// write writes one message; the caller holds the write lock.
+func (l *link) write(ctx context.Context, typ MessageType, data []byte) error {
+	if dl, ok := ctx.Deadline(); ok {
+		l.ws.SetWriteDeadline(dl)
+		l.deadline = true
+	} else if l.deadline {
+		l.ws.SetWriteDeadline(time.Time{})
+		l.deadline = false
+	}
+	if err := l.ws.WriteMessage(int(typ), data); err != nil {
+		return err
+	}
+	if len(data) > len(l.largest.data) {
+		// Keep a copy: if the peer refuses it with 1009 it is handed back.
+		l.largest = message{typ: typ, data: append(l.largest.data[:0], data...)}
+	}
+	return nil
+}
+
+// read reads the next data message. Compressed messages are held to limit
+// by their decompressed size; gorilla's own limit counts wire bytes.
+func (l *link) read(limit int64) (int, []byte, error) {
+	if !l.inflate {
+		return l.ws.ReadMessage()
+	}
+	typ, r, err := l.ws.NextReader()
+	if err != nil {
+		return 0, nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return 0, nil, err
+	}
+	if int64(len(data)) > limit {
+		l.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(int(CloseMessageTooBig), ""), time.Now().Add(time.Second))
+		return 0, nil, websocket.ErrReadLimit
+	}
+	return typ, data, nil
+}
+
+// fail records why this side ends the connection and closes the socket, so
+// that the reader returns.
+func (l *link) fail(cause error) {
+	l.causeMu.Lock()
+	if l.cause == nil {
+		l.cause = cause
+	}
+	l.causeMu.Unlock()
+	l.ws.NetConn().Close()
+}
+
+func (l *link) failure() error {
+	l.causeMu.Lock()
+	defer l.causeMu.Unlock()
+	return l.cause
+}
+
+// disconnect describes the end of l, given the error that ended the read.
+// A close frame from the peer wins over a failure on this side (a write
+// that failed because the peer was closing, say).
+func (l *link) disconnect(readErr error) Disconnect {
+	l.ws.NetConn().Close()
+	d := Disconnect{Uptime: l.uptime(), URL: redactRaw(l.url), largest: len(l.largest.data)}
+	if d.largest > 0 {
+		d.refused = &l.largest
+	}
+	d.Code, d.Reason, d.Local = closeFromError(readErr)
+	cause := readErr
+	if d.Code == CloseAbnormalClosure {
+		if failure := l.failure(); failure != nil {
+			// This side ended the connection: a failed write or a dead peer.
+			cause = failure
+			d.Local = errors.Is(failure, ErrHeartbeatTimeout)
+		}
+	}
+	d.Err = &CloseError{Code: d.Code, Reason: d.Reason, cause: cause}
+	return d
+}
+
+// startClose sends a close frame and bounds the wait for the peer's answer;
+// the reader returns when it arrives or the time is up.
+func (l *link) startClose(timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	if err := l.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(int(CloseNormalClosure), ""), deadline); err != nil {
+		l.fail(ErrClosed)
+		return
+	}
+	l.ws.SetReadDeadline(deadline)
+}
+
+// closeNow closes a connection nobody reads from yet: it sends a close
+// frame, waits for the peer's answer up to timeout, and closes the socket.
+func (l *link) closeNow(code CloseCode, timeout time.Duration) {
+	l.startClose(timeout)
+	for {
+		if _, _, err := l.ws.NextReader(); err != nil {
+			break
+		}
+	}
+	l.ws.NetConn().Close()
+}
+
+// startHeartbeat pings every interval and declares the peer dead when no
+// frame arrived within timeout of the oldest unanswered ping. Timer
+// callbacks run it: no goroutine waits while the connection is idle.
+func (l *link) startHeartbeat(interval, timeout time.Duration) {
+	if interval <= 0 {
+		return
+	}
+	l.hb.mu.Lock()
+	defer l.hb.mu.Unlock()
+	l.hb.interval, l.hb.timeout = interval, timeout
+	l.hb.nextPing = time.Now().Add(interval)
+	l.armLocked(interval)
+}
+
+// armLocked schedules the next heartbeat tick; the caller holds hb.mu.
+func (l *link) armLocked(d time.Duration) {
+	l.hb.wg.Add(1)
+	if l.hb.timer == nil {
+		l.hb.timer = time.AfterFunc(d, l.tick)
+		return
+	}
+	l.hb.timer.Reset(d)
+}
+
+// tick runs at ping times and at the deadline of an unanswered ping.
+func (l *link) tick() {
+	defer l.hb.wg.Done()
+	l.hb.mu.Lock()
+	if l.hb.stopped {
+		l.hb.mu.Unlock()
+		return
+	}
+	now := time.Now()
+	if l.seen.Swap(false) || l.delivering.Load() {
+		// A frame arrived, or the reader is held up by the application.
+		l.hb.unanswered = time.Time{}
+	}
+	if !l.hb.unanswered.IsZero() && now.Sub(l.hb.unanswered) >= l.hb.timeout {
+		l.hb.mu.Unlock()
+		l.fail(ErrHeartbeatTimeout)
+		return
+	}
+	ping := !now.Before(l.hb.nextPing)
+	if ping {
+		if l.hb.unanswered.IsZero() {
+			l.hb.unanswered = now
+		}
+		l.hb.nextPing = now.Add(l.hb.interval)
+	}
+	next := l.hb.nextPing.Sub(now)
+	if !l.hb.unanswered.IsZero() {
+		next = min(next, l.hb.unanswered.Add(l.hb.timeout).Sub(now))
+	}
+	l.armLocked(next)
+	timeout := l.hb.timeout
+	l.hb.mu.Unlock()
+	if ping {
+		// A failed ping needs no action: the reader or the deadline notices.
+		_ = l.ws.WriteControl(websocket.PingMessage, nil, now.Add(timeout))
+	}
+}
+
+// stopHeartbeat stops the heartbeat and waits for a running tick to end.
+func (l *link) stopHeartbeat() {
+	l.hb.mu.Lock()
+	l.hb.stopped = true
+	if l.hb.timer != nil && l.hb.timer.Stop() {
+		l.hb.wg.Done()
+	}
+	l.hb.mu.Unlock()
+	l.hb.wg.Wait()
+}
