@@ -184,6 +184,9 @@ func checkURL(raw string) error {
 	if u.Host == "" {
 		return fmt.Errorf("bad URL %q: no host", redactURL(u))
 	}
+	if u.User != nil {
+		return fmt.Errorf("bad URL %q: credentials in the URL are not sent by WebSocket clients; use WithHeader or WithHeaderFunc", redactURL(u))
+	}
 	return nil
 }
 

@@ -902,6 +902,7 @@ func TestNewRejectsBadInput(t *testing.T) {
 		{"malformed URL", "ws://[::1", nil, "bad URL"},
 		{"http scheme", "http://example.test/", nil, "scheme must be ws or wss"},
 		{"no host", "ws:///path", nil, "no host"},
+		{"credentials", "ws://user:pw@example.test/", nil, "credentials"},
 		{"nil option", good, []Option{nil}, "nil Option"},
 		{"nil backoff", good, []Option{WithBackoff(nil)}, "nil BackOff"},
 		{"nil policy", good, []Option{WithPolicy(nil)}, "nil Policy"},

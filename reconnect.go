@@ -567,7 +567,9 @@ func (c *Client) dial(url string) (*websocket.Conn, *http.Response, error) {
 		}
 	}
 	ws, resp, err := c.opts.dialer.DialContext(ctx, url, header)
-	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	if err != nil && c.ctx.Err() == nil && (ctx.Err() != nil || isTimeout(err)) {
+		// The handshake deadline passed: gorilla reports it as an I/O
+		// timeout or, when the watch closed the socket, as a closed one.
 		err = fmt.Errorf("wsreconnect: no handshake within %s: %w", c.opts.handshakeTimeout, context.DeadlineExceeded)
 	}
 	if attempt.stop != nil && !attempt.stop() && err == nil {
