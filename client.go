@@ -249,7 +249,7 @@ func (c *Client) Send(ctx context.Context, typ MessageType, data []byte) error {
 			return c.sendSplit(ctx, typ, data, limit)
 		}
 		if c.w.mode == modeUp {
-			err := c.writeLiveLocked(ctx, typ, data)
+			err := c.writeLiveLocked(ctx, message{typ: typ, data: data})
 			c.unlockWrite()
 			return err
 		}
@@ -289,6 +289,9 @@ func (c *Client) sendSplit(ctx context.Context, typ MessageType, data []byte, li
 	if err != nil {
 		return err
 	}
+	// The parts refer to a copy of the whole message, which is split again
+	// if the peer refuses a part.
+	whole := &message{typ: typ, data: clone(data)}
 	for {
 		if err := c.lockWrite(ctx); err != nil {
 			return err
@@ -304,7 +307,7 @@ func (c *Client) sendSplit(ctx context.Context, typ MessageType, data []byte, li
 			return c.Send(ctx, typ, data)
 		case c.w.mode == modeUp:
 			for i, p := range parts {
-				if err := c.writeLiveLocked(ctx, typ, p); err != nil {
+				if err := c.writeLiveLocked(ctx, message{typ: typ, data: p, origin: whole}); err != nil {
 					c.unlockWrite()
 					return err
 				}
@@ -312,7 +315,7 @@ func (c *Client) sendSplit(ctx context.Context, typ MessageType, data []byte, li
 					// The connection broke; the failed part was queued
 					// again, the rest follow it.
 					for _, rest := range parts[i+1:] {
-						c.pushLocked(message{typ: typ, data: clone(rest)})
+						c.pushLocked(message{typ: typ, data: clone(rest), origin: whole})
 					}
 					break
 				}
@@ -321,7 +324,7 @@ func (c *Client) sendSplit(ctx context.Context, typ MessageType, data []byte, li
 			return nil
 		case c.w.queue.len() == 0 || c.w.queue.max-c.w.queue.len() >= len(parts):
 			for _, p := range parts {
-				c.pushLocked(message{typ: typ, data: clone(p)})
+				c.pushLocked(message{typ: typ, data: clone(p), origin: whole})
 			}
 			c.unlockWrite()
 			return nil
@@ -362,9 +365,9 @@ func (c *Client) pushLocked(m message) {
 // writeLiveLocked writes m on the live connection. If the write fails the
 // connection is treated as lost: the message is queued again at the head,
 // unless ctx's deadline cut it.
-func (c *Client) writeLiveLocked(ctx context.Context, typ MessageType, data []byte) error {
+func (c *Client) writeLiveLocked(ctx context.Context, m message) error {
 	l := c.w.link
-	err := c.writeLocked(ctx, l, typ, data)
+	err := c.writeLocked(ctx, l, m)
 	if err == nil {
 		return nil
 	}
@@ -373,7 +376,8 @@ func (c *Client) writeLiveLocked(ctx context.Context, typ MessageType, data []by
 		return ctxErr
 	}
 	if c.w.mode == modeDown {
-		c.w.queue.pushFront(message{typ: typ, data: clone(data)})
+		m.data = clone(m.data)
+		c.w.queue.pushFront(m)
 		c.stats.queued.Store(int64(c.w.queue.len()))
 		return nil
 	}
@@ -382,12 +386,12 @@ func (c *Client) writeLiveLocked(ctx context.Context, typ MessageType, data []by
 
 // writeLocked writes one message on l and counts it; the caller holds the
 // write lock.
-func (c *Client) writeLocked(ctx context.Context, l *link, typ MessageType, data []byte) error {
-	if err := l.write(ctx, typ, data); err != nil {
+func (c *Client) writeLocked(ctx context.Context, l *link, m message) error {
+	if err := l.write(ctx, m); err != nil {
 		return err
 	}
 	c.stats.messagesOut.Add(1)
-	c.stats.bytesOut.Add(int64(len(data)))
+	c.stats.bytesOut.Add(int64(len(m.data)))
 	return nil
 }
 
@@ -621,7 +625,7 @@ func (cn *Conn) Send(ctx context.Context, typ MessageType, data []byte) error {
 	if err := c.checkLimitLocked(len(data)); err != nil {
 		return err
 	}
-	if err := c.writeLocked(ctx, cn.l, typ, data); err != nil {
+	if err := c.writeLocked(ctx, cn.l, message{typ: typ, data: data}); err != nil {
 		cn.l.fail(err)
 		return fmt.Errorf("wsreconnect: write: %w", err)
 	}

@@ -16,7 +16,17 @@
 // New starts connecting in the background and returns at once; Dial also
 // waits for the first connection. Receive blocks across reconnects. Done is
 // closed when the client stops for good, and Err says why: nil after Close,
-// the abort reason otherwise. State and WaitState tell where the client is.
+// the abort reason otherwise. State and WaitState tell where the client is;
+// Stats counts connections, disconnects by code, traffic, queued and dropped
+// messages; WithLogger records every decision with slog.
+//
+// # Authentication and endpoints
+//
+// WithHeaderFunc supplies fresh handshake headers (tokens) before every
+// attempt; with it, an authentication failure (401, 403, close 3000, 3003,
+// 4401, 4403) is retried once with fresh headers before the client aborts.
+// WithURLs gives more endpoints: a failed attempt moves to the next, and the
+// client returns to the one that worked.
 //
 // # Reconnection and the policy table
 //
@@ -47,15 +57,25 @@
 // only after a connection stayed up for the stable period (WithStableAfter,
 // default 5 s), so a server that accepts and then closes at once is not
 // hammered. A Retry-After header on a refused handshake and the floor of a
-// close code (WithMinDelay; 5 s for 1013) are minimum waits: the client waits
-// the floor plus the jittered backoff delay. If a BackOff given with
-// WithBackoff returns backoff.Stop the client aborts with ErrRetriesExhausted.
+// close code (WithMinDelay; 5 s for 1013 and 1014) are minimum waits: the
+// client waits the floor plus the jittered backoff delay. After 1012
+// (service restart) the first attempt comes soon instead, after a short
+// jittered delay (WithRestartDelay, 500 ms). If a BackOff given with
+// WithBackoff returns backoff.Stop the client aborts with ErrRetriesExhausted;
+// WithReconnectBudget gives up with ErrReconnectBudget when no connection
+// could be had for that long.
 //
 // Shrink handles a 1009 received from the peer, which means the peer refused
-// a message of ours: the outbound limit drops below the size of the largest
-// message written on that connection, the client reconnects, and Send fails
-// fast with ErrMessageTooBig for anything larger while the connection stays
-// up. Our own read limit (WithReadLimit) is a local event and shrinks nothing.
+// a message of ours: the outbound limit drops to the size the close reason
+// names ("over size limit (2049 > 1024 bytes)") or else to half the size of
+// the largest message written on that connection, and each further 1009
+// keeps lowering it. Send then fails fast with ErrMessageTooBig for anything
+// larger while the connection stays up, or, with WithSplitter, sends it as
+// several smaller messages. The refused message is never silently lost: it
+// is in Disconnect.Refused, sent again split when there is a splitter, and
+// otherwise reported to the OnDropped hook. WithCompressionOnShrink tries
+// compression first. Our own read limit (WithReadLimit, which counts
+// decompressed bytes) is a local event and shrinks nothing.
 //
 // The heartbeat pings every 20 s and declares the peer dead when no frame
 // arrives within 10 s of a ping (WithHeartbeat); that is a 1006 disconnect
@@ -91,6 +111,10 @@
 // default 16); when it is full the client stops reading, which pushes back on
 // the peer through TCP. After an abort, Receive returns the messages that
 // had already arrived, then the reason.
+//
+// Text messages must be valid UTF-8: Send fails fast with ErrInvalidUTF8
+// and keeps the connection, rather than letting the peer close with 1007
+// (WithoutUTF8Check skips the check).
 //
 // # Limits
 //

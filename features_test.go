@@ -80,8 +80,8 @@ func TestShrinkLearnsTheLimitTheReasonNames(t *testing.T) {
 	srv.waitFor("the 100-byte message", func(s *testServer) bool { return len(s.received) == 1 })
 }
 
-// TestShrinkKeepsLearning: without a size in the reason, each 1009 lowers
-// the limit below the refused message until messages fit.
+// TestShrinkKeepsLearning: without a size in the reason, each 1009 halves
+// the limit from the refused message's size until messages fit.
 func TestShrinkKeepsLearning(t *testing.T) {
 	srv := limitServer(t, 100, func(int) string { return "" })
 	hook := newRecvHook()
@@ -89,15 +89,15 @@ func TestShrinkKeepsLearning(t *testing.T) {
 	require.NoError(t, err)
 	defer c.Close()
 	ctx := ctxTimeout(t)
-	for _, size := range []int{150, 120} {
-		require.NoError(t, c.Send(ctx, BinaryMessage, make([]byte, size)))
+	for _, step := range []struct{ size, limit int }{{400, 200}, {150, 75}} {
+		require.NoError(t, c.Send(ctx, BinaryMessage, make([]byte, step.size)))
 		got := hook.next(t)
 		require.Equal(t, Shrink, got.a)
-		assert.Equal(t, size-1, c.Stats().OutboundLimit)
+		assert.Equal(t, step.limit, c.Stats().OutboundLimit)
 		require.NoError(t, c.WaitState(ctx, StateConnected))
 	}
-	require.NoError(t, c.Send(ctx, BinaryMessage, make([]byte, 90)))
-	srv.waitFor("the 90-byte message", func(s *testServer) bool { return len(s.received) == 1 })
+	require.NoError(t, c.Send(ctx, BinaryMessage, make([]byte, 75)))
+	srv.waitFor("the 75-byte message", func(s *testServer) bool { return len(s.received) == 1 })
 }
 
 // chunker splits data into parts of at most limit bytes.
@@ -232,7 +232,8 @@ func (c *countingConn) Read(p []byte) (int, error) {
 }
 
 // TestCompressionOnShrink: the peer limits wire bytes; after its 1009 the
-// client writes compressed and the same large (compressible) message fits.
+// client writes compressed, keeps its limit, and the refused message goes
+// out again and fits.
 func TestCompressionOnShrink(t *testing.T) {
 	const wireLimit = 5000
 	var ln *countingListener
@@ -270,16 +271,18 @@ func TestCompressionOnShrink(t *testing.T) {
 	ctx := ctxTimeout(t)
 	msg := bytes.Repeat([]byte("a"), 10000)
 	require.NoError(t, c.Send(ctx, TextMessage, msg))
-	assert.Equal(t, Shrink, hook.next(t).a, "written uncompressed before the 1009")
-	require.NoError(t, c.WaitState(ctx, StateConnected))
-	require.NoError(t, c.Send(ctx, TextMessage, msg[:9000]))
+	got := hook.next(t)
+	assert.Equal(t, Shrink, got.a, "written uncompressed before the 1009")
+	assert.Len(t, got.d.Refused, 10000)
 	select {
 	case n := <-received:
-		assert.Equal(t, 9000, n)
+		assert.Equal(t, 10000, n, "the refused message, again, compressed")
 	case <-ctx.Done():
 		t.Fatal("compressed message not received")
 	}
 	assert.Less(t, ln.read(1), int64(wireLimit))
+	assert.Zero(t, c.Stats().OutboundLimit)
+	assert.Zero(t, c.Stats().Dropped)
 }
 
 // TestReadLimitCountsDecompressedBytes: a small compressed frame that

@@ -21,8 +21,10 @@ type link struct {
 	inflate     bool // permessage-deflate was negotiated
 
 	// Guarded by the write lock:
-	deadline bool    // a write deadline is set
-	largest  message // a copy of the largest message written
+	deadline bool     // a write deadline is set
+	largest  int      // size of the largest message written
+	refused  *message // what to hand back if the peer refuses it: the whole message
+	copyBuf  []byte   // holds a copy of the largest whole message written
 
 	seen       atomic.Bool // a frame arrived since the last ping
 	delivering atomic.Bool // the reader is waiting for Receive
@@ -67,7 +69,7 @@ func newLink(ws *websocket.Conn, resp *http.Response, readLimit int64) *link {
 func (l *link) uptime() time.Duration { return time.Since(l.connectedAt) }
 
 // write writes one message; the caller holds the write lock.
-func (l *link) write(ctx context.Context, typ MessageType, data []byte) error {
+func (l *link) write(ctx context.Context, m message) error {
 	if dl, ok := ctx.Deadline(); ok {
 		l.ws.SetWriteDeadline(dl)
 		l.deadline = true
@@ -75,12 +77,18 @@ func (l *link) write(ctx context.Context, typ MessageType, data []byte) error {
 		l.ws.SetWriteDeadline(time.Time{})
 		l.deadline = false
 	}
-	if err := l.ws.WriteMessage(int(typ), data); err != nil {
+	if err := l.ws.WriteMessage(int(m.typ), m.data); err != nil {
 		return err
 	}
-	if len(data) > len(l.largest.data) {
-		// Keep a copy: if the peer refuses it with 1009 it is handed back.
-		l.largest = message{typ: typ, data: append(l.largest.data[:0], data...)}
+	if len(m.data) > l.largest {
+		// Remember it: if the peer refuses it with 1009 it is handed back.
+		l.largest = len(m.data)
+		if m.origin != nil {
+			l.refused = m.origin
+		} else {
+			l.copyBuf = append(l.copyBuf[:0], m.data...)
+			l.refused = &message{typ: m.typ, data: l.copyBuf}
+		}
 	}
 	return nil
 }
@@ -128,10 +136,7 @@ func (l *link) failure() error {
 // that failed because the peer was closing, say).
 func (l *link) disconnect(readErr error) Disconnect {
 	l.ws.NetConn().Close()
-	d := Disconnect{Uptime: l.uptime(), URL: redactRaw(l.url), largest: len(l.largest.data)}
-	if d.largest > 0 {
-		d.refused = &l.largest
-	}
+	d := Disconnect{Uptime: l.uptime(), URL: redactRaw(l.url), largest: l.largest, refused: l.refused}
 	d.Code, d.Reason, d.Local = closeFromError(readErr)
 	cause := readErr
 	if d.Code == CloseAbnormalClosure {

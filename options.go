@@ -363,8 +363,8 @@ func WithReconnectBudget(d time.Duration) Option {
 // error (wrap it with backoff.Permanent to abort). With a header func set, an
 // authentication failure (handshake 401 or 403, close 3000, 3003, 4401 or
 // 4403) that the policy would abort on is retried once, with fresh headers,
-// before the client aborts; a connection that stays up for the stable period
-// earns a new retry. Default: none.
+// before the client aborts; a connection that stays up for the stable
+// period (WithStableAfter) earns a new retry. Default: none.
 func WithHeaderFunc(f func(ctx context.Context) (http.Header, error)) Option {
 	return func(o *options) error {
 		if f == nil {
@@ -397,7 +397,9 @@ func WithURLs(urls ...string) Option {
 // protocol is the application's). With a splitter, Send splits such a
 // message instead of failing with ErrMessageTooBig, and a message the peer
 // refused with 1009 is split and sent again after the reconnect, ahead of
-// anything queued, so nothing is lost. Default: none.
+// anything queued, so nothing is lost (when a part is refused, the whole
+// message is split again to the lower limit). f must not call the Client:
+// it may run while the client holds its write lock. Default: none.
 func WithSplitter(f func(data []byte, limit int) ([][]byte, error)) Option {
 	return func(o *options) error {
 		if f == nil {
@@ -425,10 +427,12 @@ func WithOnDropped(f func(typ MessageType, data []byte, err error)) Option {
 
 // WithCompressionOnShrink offers permessage-deflate (RFC 7692) on every
 // handshake but writes uncompressed until the peer refuses a message with
-// 1009; from then on messages are written compressed when the peer accepted
-// the extension. Received compressed messages always count against the read
-// limit by their decompressed size. Default: off (compression is as the
-// dialer sets it).
+// 1009. Then, instead of lowering the outbound limit, the client writes
+// compressed from the next connection on (if the peer accepted the
+// extension) and sends the refused message again, whole; a further 1009
+// lowers the limit as usual. Received compressed messages always count
+// against the read limit by their decompressed size. Default: off
+// (compression is as the dialer sets it).
 func WithCompressionOnShrink() Option {
 	return func(o *options) error {
 		o.compressOnShrink = true

@@ -19,9 +19,10 @@ const (
 	Reconnect Action = iota
 	// Abort stops the client for good: Done is closed and Err reports why.
 	Abort
-	// Shrink lowers the outbound message limit below the size of the largest
-	// message written on the connection the peer refused (or to the limit the
-	// peer's close reason names), then reconnects like Reconnect.
+	// Shrink lowers the outbound message limit to the limit the peer's close
+	// reason names (e.g. "over size limit (2049 > 1024 bytes)") or else to
+	// half the size of the largest message written on the connection the
+	// peer refused, then reconnects like Reconnect.
 	Shrink
 )
 

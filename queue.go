@@ -1,9 +1,12 @@
 package wsreconnect
 
-// message is one WebSocket data message.
+// message is one WebSocket data message. A part made by the splitter
+// points to the whole message it came from, so that a refused part leads to
+// the whole being split again rather than the part being split further.
 type message struct {
-	typ  MessageType
-	data []byte
+	typ    MessageType
+	data   []byte
+	origin *message // the whole message, for a part; nil otherwise
 }
 
 // queue is a FIFO of messages waiting for a connection. Its storage grows on

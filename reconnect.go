@@ -42,6 +42,8 @@ func (c *Client) run() {
 			return
 		}
 		if d.Uptime > 0 && d.Uptime >= c.opts.stableAfter {
+			// A stable connection resets the backoff, and proves the
+			// credentials: a later auth failure gets its own retry.
 			sv.attempt = 0
 			sv.authRetried = false
 			c.opts.backoff.Reset()
@@ -153,22 +155,19 @@ func (c *Client) goLive(l *link) (dropped []message, err error) {
 	for c.w.queue.len() > 0 {
 		m := c.w.queue.peek()
 		if c.checkLimitLocked(len(m.data)) != nil {
-			var parts [][]byte
-			if c.opts.splitter != nil {
-				parts, err = c.split(m.data, c.w.limit)
+			// Over a limit learned since it was queued: split it (a part:
+			// split its whole message again) or drop it.
+			whole := m
+			if m.origin != nil {
+				whole = *m.origin
 			}
-			if parts == nil {
-				c.w.queue.popFront()
-				dropped = append(dropped, m)
-				continue
-			}
-			c.w.queue.popFront()
-			for i := len(parts) - 1; i >= 0; i-- {
-				c.w.queue.pushFront(message{typ: m.typ, data: parts[i]})
+			c.popSameLocked(m)
+			if !c.requeueSplitLocked(whole) {
+				dropped = append(dropped, whole)
 			}
 			continue
 		}
-		if err := c.writeLocked(c.ctx, l, m.typ, m.data); err != nil {
+		if err := c.writeLocked(c.ctx, l, m); err != nil {
 			l.fail(err)
 			return dropped, err
 		}
@@ -182,6 +181,35 @@ func (c *Client) goLive(l *link) (dropped []message, err error) {
 	c.live.Store(l)
 	c.wakeSendersLocked()
 	return dropped, nil
+}
+
+// popSameLocked removes m from the head of the queue and, if m is a part,
+// the other parts of its whole message that follow it.
+func (c *Client) popSameLocked(m message) {
+	c.w.queue.popFront()
+	for m.origin != nil && c.w.queue.len() > 0 && c.w.queue.peek().origin == m.origin {
+		c.w.queue.popFront()
+	}
+}
+
+// requeueSplitLocked puts the parts of whole, split to the current limit,
+// at the head of the queue. It reports false if there is no splitter or it
+// failed.
+func (c *Client) requeueSplitLocked(whole message) bool {
+	if c.opts.splitter == nil {
+		return false
+	}
+	parts, err := c.split(whole.data, c.w.limit)
+	if err != nil {
+		c.logger.Warn("wsreconnect: message could not be split", slog.String("error", err.Error()))
+		return false
+	}
+	origin := &whole
+	for i := len(parts) - 1; i >= 0; i-- {
+		c.w.queue.pushFront(message{typ: whole.typ, data: parts[i], origin: origin})
+	}
+	c.stats.queued.Store(int64(c.w.queue.len()))
+	return true
 }
 
 // serve reads from l until the connection ends and hands data messages to
@@ -354,52 +382,46 @@ func peerLimit(reason string) int {
 }
 
 // shrink applies a 1009 from the peer: the outbound limit drops to the
-// limit the peer's reason names, and at least below the largest message
-// written on the connection (the one refused). The refused message is put
-// back at the head of the queue, split, if a splitter is set; otherwise it
-// is returned to be reported as dropped. d.Refused is set.
+// limit the peer's reason names or, when it names none, to half the size of
+// the largest message written on the connection (taken to be the refused
+// one), so that a few refusals find the peer's limit. The refused message
+// is put back at the head of the queue, split, if a splitter is set;
+// otherwise it is returned to be reported as dropped. d.Refused is set.
 func (c *Client) shrink(sv *supervisor, d *Disconnect) (dropped []message) {
-	if c.opts.compressOnShrink {
+	if c.opts.compressOnShrink && !sv.compress {
+		// First try compression: the refused message goes out again, whole
+		// and compressed, and the limit stays.
 		sv.compress = true
+		if d.refused != nil {
+			d.Refused = d.refused.data
+			c.wlock <- struct{}{}
+			c.w.queue.pushFront(*d.refused)
+			c.stats.queued.Store(int64(c.w.queue.len()))
+			c.unlockWrite()
+		}
+		return nil
 	}
-	limit := 0
-	if d.largest > 0 {
-		limit = d.largest - 1
-	}
-	if n := peerLimit(d.Reason); n > 0 && (limit == 0 || n < limit) {
+	limit := d.largest / 2
+	if n := peerLimit(d.Reason); n > 0 && n < d.largest {
 		limit = n
 	}
 	if limit <= 0 {
 		return nil
 	}
 	c.wlock <- struct{}{}
+	defer c.unlockWrite()
 	if c.w.limit == 0 || limit < c.w.limit {
 		c.w.limit = limit
 		c.stats.limit.Store(int64(limit))
 	}
-	limit = c.w.limit
-	c.unlockWrite()
-
 	if d.refused == nil {
 		return nil
 	}
-	m := *d.refused
-	d.Refused = m.data
-	if c.opts.splitter == nil {
-		return []message{m}
+	d.Refused = d.refused.data
+	if c.requeueSplitLocked(*d.refused) {
+		return nil
 	}
-	parts, err := c.split(m.data, limit)
-	if err != nil {
-		c.logger.Warn("wsreconnect: refused message could not be split", slog.String("error", err.Error()))
-		return []message{m}
-	}
-	c.wlock <- struct{}{}
-	for i := len(parts) - 1; i >= 0; i-- {
-		c.w.queue.pushFront(message{typ: m.typ, data: parts[i]})
-	}
-	c.stats.queued.Store(int64(c.w.queue.len()))
-	c.unlockWrite()
-	return nil
+	return []message{*d.refused}
 }
 
 // abortReason is the error Err reports after an abort on d.
