@@ -161,3 +161,53 @@ func ExampleClient_WaitState() {
 	// connected
 	// closed
 }
+
+// A splitter makes a message over the learned limit go out as several
+// smaller ones; here the server's reason names its 8-byte limit.
+func ExampleWithSplitter() {
+	got := make(chan string, 8)
+	url, stop := echoServer(func(ws *websocket.Conn) {
+		for {
+			_, data, err := ws.ReadMessage()
+			if err != nil {
+				return
+			}
+			if len(data) > 8 {
+				msg := websocket.FormatCloseMessage(websocket.CloseMessageTooBig, "message too big (21 > 8 bytes)")
+				ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+				ws.ReadMessage()
+				return
+			}
+			got <- string(data)
+		}
+	})
+	defer stop()
+
+	chunks := func(data []byte, limit int) ([][]byte, error) {
+		var parts [][]byte
+		for len(data) > limit {
+			parts, data = append(parts, data[:limit]), data[limit:]
+		}
+		return append(parts, data), nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := wsreconnect.Dial(ctx, url, wsreconnect.WithSplitter(chunks))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close()
+
+	// Refused whole, then sent again in parts after the reconnect.
+	c.Send(ctx, wsreconnect.TextMessage, []byte("the quick brown fox!!"))
+	for range 3 {
+		fmt.Printf("%q\n", <-got)
+	}
+	fmt.Println("limit:", c.Stats().OutboundLimit)
+	// Output:
+	// "the quic"
+	// "k brown "
+	// "fox!!"
+	// limit: 8
+}
