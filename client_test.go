@@ -319,12 +319,10 @@ func TestShrinkThenFailFast(t *testing.T) {
 	assert.Equal(t, StateConnected, c.State())
 }
 
-// TestQueuedWhileDownDeliveredInOrder: messages sent while the server
-// refuses connections are written after the reconnect, after what OnConnect
-// wrote, in order.
-func TestQueuedWhileDownDeliveredInOrder(t *testing.T) {
-	var open atomic.Bool
-	srv := newTestServer(t, func(s *testServer) {
+// gatedServer refuses handshakes with 503 until open is set, then records
+// what it reads.
+func gatedServer(t *testing.T, open *atomic.Bool) *testServer {
+	return newTestServer(t, func(s *testServer) {
 		s.refuse = func(n int, w http.ResponseWriter) bool {
 			if open.Load() {
 				return false
@@ -342,6 +340,14 @@ func TestQueuedWhileDownDeliveredInOrder(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestQueuedWhileDownDeliveredInOrder: messages sent while the server
+// refuses connections are written after the reconnect, after what OnConnect
+// wrote, in order.
+func TestQueuedWhileDownDeliveredInOrder(t *testing.T) {
+	var open atomic.Bool
+	srv := gatedServer(t, &open)
 	c, err := New(srv.url(), testOptions(WithOnConnect(func(ctx context.Context, conn *Conn) error {
 		return conn.Send(ctx, TextMessage, []byte("hello"))
 	}))...)
@@ -372,24 +378,7 @@ func TestQueuedWhileDownDeliveredInOrder(t *testing.T) {
 // its context ends first that message is never written.
 func TestFullQueueBlocksUntilContextEnds(t *testing.T) {
 	var open atomic.Bool
-	srv := newTestServer(t, func(s *testServer) {
-		s.refuse = func(n int, w http.ResponseWriter) bool {
-			if open.Load() {
-				return false
-			}
-			http.Error(w, "down", http.StatusServiceUnavailable)
-			return true
-		}
-		s.handle = func(_ int, ws *websocket.Conn) {
-			for {
-				_, data, err := ws.ReadMessage()
-				if err != nil {
-					return
-				}
-				s.record(data)
-			}
-		}
-	})
+	srv := gatedServer(t, &open)
 	c, err := New(srv.url(), testOptions(WithSendBuffer(2))...)
 	require.NoError(t, err)
 	defer c.Close()
