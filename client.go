@@ -573,8 +573,12 @@ func (c *Client) setClosedLocked(err error) {
 	c.live.Store(nil)
 	c.w.closedErr = err
 	for c.w.queue.len() > 0 {
-		c.w.discarded = append(c.w.discarded, c.w.queue.peek())
-		c.w.queue.popFront()
+		m := c.w.queue.peek()
+		c.popSameLocked(m)
+		if m.origin != nil {
+			m = *m.origin // report a split message once, whole
+		}
+		c.w.discarded = append(c.w.discarded, m)
 	}
 	c.w.queue.reset()
 	c.stats.queued.Store(0)
