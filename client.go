@@ -585,10 +585,10 @@ func (c *Client) setClosedLocked(err error) {
 	c.wakeSendersLocked()
 }
 
-// lostLocked records that a write on l failed: l is closed so the reader
-// notices, and later Sends queue.
+// lostLocked records that a write on l failed: the reader is told, and
+// later Sends queue.
 func (c *Client) lostLocked(l *link, err error) {
-	l.fail(err)
+	l.failWrite(err)
 	c.detachLocked(l)
 }
 
@@ -630,7 +630,7 @@ func (cn *Conn) Send(ctx context.Context, typ MessageType, data []byte) error {
 		return err
 	}
 	if err := c.writeLocked(ctx, cn.l, message{typ: typ, data: data}); err != nil {
-		cn.l.fail(err)
+		cn.l.failWrite(err)
 		return fmt.Errorf("wsreconnect: write: %w", err)
 	}
 	return nil

@@ -929,3 +929,40 @@ func TestBadURLErrorHidesSecrets(t *testing.T) {
 	assert.NotContains(t, err.Error(), "secret")
 	assert.NotContains(t, err.Error(), "abc")
 }
+
+// TestCloseFrameWinsOverFailedFlush: the server accepts, closes with 1008
+// at once and goes away while the client is writing its queue; the client
+// must see the 1008 (and abort), not a mere drop.
+func TestCloseFrameWinsOverFailedFlush(t *testing.T) {
+	var open atomic.Bool
+	srv := newTestServer(t, func(s *testServer) {
+		s.refuse = func(_ int, w http.ResponseWriter) bool {
+			if open.Load() {
+				return false
+			}
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return true
+		}
+		s.handle = func(_ int, ws *websocket.Conn) {
+			ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(1008, "no"), time.Now().Add(time.Second))
+			drop(ws)
+		}
+	})
+	var codes []CloseCode
+	c, err := New(srv.url(), testOptions(WithOnDisconnect(func(d Disconnect, a Action) {
+		if d.StatusCode == 0 {
+			codes = append(codes, d.Code)
+		}
+	}))...)
+	require.NoError(t, err)
+	defer c.Close()
+	srv.waitFor("a refused attempt", func(s *testServer) bool { return s.attempts >= 1 })
+	big := make([]byte, 256<<10)
+	for range 64 {
+		require.NoError(t, c.Send(ctxTimeout(t), BinaryMessage, big))
+	}
+	open.Store(true)
+	waitClosed(t, c)
+	assert.Equal(t, ClosePolicyViolation, errAs[*CloseError](t, c.Err()).Code)
+	assert.Equal(t, []CloseCode{ClosePolicyViolation}, codes, "the first connection's end is its close frame")
+}

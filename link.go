@@ -117,12 +117,40 @@ func (l *link) read(limit int64) (int, []byte, error) {
 // fail records why this side ends the connection and closes the socket, so
 // that the reader returns.
 func (l *link) fail(cause error) {
+	l.setCause(cause)
+	l.ws.NetConn().Close()
+}
+
+// drainTimeout bounds how long a connection whose write failed is still
+// read, to catch a close frame the peer sent before it went away.
+const drainTimeout = 250 * time.Millisecond
+
+// failWrite records a failed write. The socket stays open a moment, so that
+// the reader still gets a close frame the peer sent before the connection
+// broke (a server that closes with 1008 must not look like a drop); the
+// read deadline bounds the wait.
+func (l *link) failWrite(cause error) {
+	l.setCause(cause)
+	l.ws.SetReadDeadline(time.Now().Add(drainTimeout))
+}
+
+func (l *link) setCause(cause error) {
 	l.causeMu.Lock()
+	defer l.causeMu.Unlock()
 	if l.cause == nil {
 		l.cause = cause
 	}
-	l.causeMu.Unlock()
-	l.ws.NetConn().Close()
+}
+
+// drain reads what is left on a connection nobody else reads, until the
+// deadline set by failWrite or a close frame, and returns the error that
+// ended it.
+func (l *link) drain() error {
+	for {
+		if _, _, err := l.ws.ReadMessage(); err != nil {
+			return err
+		}
+	}
 }
 
 func (l *link) failure() error {

@@ -123,12 +123,12 @@ func (c *Client) connect(sv *supervisor) (*link, Disconnect) {
 	}
 	dropped, err := c.goLive(l)
 	c.dropped(dropped, ErrMessageTooBig)
+	if errors.Is(err, errClosing) {
+		l.closeNow(CloseNormalClosure, c.opts.closeTimeout)
+		return nil, Disconnect{}
+	}
 	if err != nil {
-		if c.isClosing() {
-			l.closeNow(CloseNormalClosure, c.opts.closeTimeout)
-			return nil, Disconnect{}
-		}
-		return nil, l.disconnect(err)
+		return nil, l.disconnect(l.drain())
 	}
 	l.startHeartbeat(c.opts.pingInterval, c.opts.pongTimeout)
 	if c.stats.connects.Add(1) > 1 {
@@ -168,7 +168,7 @@ func (c *Client) goLive(l *link) (dropped []message, err error) {
 			continue
 		}
 		if err := c.writeLocked(c.ctx, l, m); err != nil {
-			l.fail(err)
+			l.failWrite(err)
 			return dropped, err
 		}
 		c.w.queue.popFront()
