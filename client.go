@@ -433,9 +433,12 @@ func (c *Client) Receive(ctx context.Context) (MessageType, []byte, error) {
 // (also in the middle of a backoff delay), sends a 1000 close frame on a
 // live connection and waits up to the close timeout (WithCloseTimeout,
 // default 5 s) for the peer's answer. Messages still queued are discarded.
-// Close returns after every goroutine of the client has ended; called from
-// inside a hook, it returns at once and the client's goroutine ends when the
-// hook returns. Close may be called more than once; it always returns nil.
+// Close returns after every goroutine of the client has ended. The one
+// exception is a hook (or the policy) running at that moment, which Close
+// cannot wait for since it may be the caller: then Close returns at once
+// and the client's goroutine ends as soon as the hook returns, without
+// touching the connection again. Close may be called more than once; it
+// always returns nil.
 func (c *Client) Close() error {
 	c.once.Do(func() {
 		close(c.closing)
