@@ -436,9 +436,9 @@ func (c *Client) Receive(ctx context.Context) (MessageType, []byte, error) {
 // Close returns after every goroutine of the client has ended. The one
 // exception is a hook (or the policy) running at that moment, which Close
 // cannot wait for since it may be the caller: then Close returns at once
-// and the client's goroutine ends as soon as the hook returns, without
-// touching the connection again. Close may be called more than once; it
-// always returns nil.
+// and the client's goroutine ends as soon as the hook returns (after
+// closing the connection an OnConnect hook had). Close may be called more
+// than once; it always returns nil.
 func (c *Client) Close() error {
 	c.once.Do(func() {
 		close(c.closing)
