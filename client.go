@@ -115,7 +115,7 @@ type Client struct {
 		closedErr error
 		discarded []message // dropped by a stop, for the OnDropped hook
 	}
-	live atomic.Pointer[link] // the live connection, for Close when a write is stuck
+	cur atomic.Pointer[link] // the connection the client's goroutine works on, for Close when a write is stuck
 
 	mu        sync.Mutex
 	state     State
@@ -457,7 +457,7 @@ func (c *Client) closeLive() {
 	case c.wlock <- struct{}{}:
 	case <-timer.C:
 		// A write is stuck: drop the connection to unblock it.
-		if l := c.live.Load(); l != nil {
+		if l := c.cur.Load(); l != nil {
 			l.fail(ErrClosed)
 		}
 		return
@@ -573,7 +573,6 @@ func (c *Client) setClosedLocked(err error) {
 	}
 	c.w.mode = modeClosed
 	c.w.link = nil
-	c.live.Store(nil)
 	c.w.closedErr = err
 	for c.w.queue.len() > 0 {
 		m := c.w.queue.peek()
@@ -601,7 +600,6 @@ func (c *Client) detachLocked(l *link) {
 		return
 	}
 	c.w.link = nil
-	c.live.Store(nil)
 	if c.w.mode == modeUp {
 		c.w.mode = modeDown
 		c.wakeSendersLocked()

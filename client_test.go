@@ -966,3 +966,51 @@ func TestCloseFrameWinsOverFailedFlush(t *testing.T) {
 	assert.Equal(t, ClosePolicyViolation, errAs[*CloseError](t, c.Err()).Code)
 	assert.Equal(t, []CloseCode{ClosePolicyViolation}, codes, "the first connection's end is its close frame")
 }
+
+// TestStalledPeerDuringFlush: a peer that accepts and never reads while the
+// client writes its queue is declared dead by the heartbeat, and Close
+// returns promptly even with a write stuck.
+func TestStalledPeerDuringFlush(t *testing.T) {
+	var open atomic.Bool
+	release := make(chan struct{})
+	srv := newTestServer(t, func(s *testServer) {
+		s.refuse = func(_ int, w http.ResponseWriter) bool {
+			if open.Load() {
+				return false
+			}
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return true
+		}
+		s.handle = func(_ int, ws *websocket.Conn) { <-release }
+	})
+	defer close(release)
+	hook := newRecvHook()
+	c, err := New(srv.url(), testOptions(hook.option(), WithHeartbeat(50*time.Millisecond, 100*time.Millisecond))...)
+	require.NoError(t, err)
+	srv.waitFor("a refused attempt", func(s *testServer) bool { return s.attempts >= 1 })
+	big := make([]byte, 1<<20)
+	for range 32 {
+		require.NoError(t, c.Send(ctxTimeout(t), BinaryMessage, big))
+	}
+	open.Store(true)
+	for {
+		got := hook.next(t)
+		if got.d.StatusCode != 0 {
+			continue // an attempt refused before the gate opened
+		}
+		// The accepted connection ends by the heartbeat, mid-flush.
+		assert.ErrorIs(t, got.d.Err, ErrHeartbeatTimeout)
+		assert.True(t, got.d.Local)
+		break
+	}
+	// The client reconnects to the same stalled peer and is stuck writing
+	// again: Close must still return.
+	srv.waitConns(2)
+	closed := make(chan struct{})
+	go func() { c.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(8 * time.Second):
+		t.Fatal("Close did not return with a write stuck")
+	}
+}

@@ -66,10 +66,10 @@ func Example() {
 }
 
 // A custom policy wraps DefaultPolicy: this application's server closes
-// with 4001 when the session is revoked, which no retry can fix.
+// with 4001 when the token is revoked, which no retry can fix.
 func ExampleWithPolicy() {
 	url, stop := echoServer(func(ws *websocket.Conn) {
-		msg := websocket.FormatCloseMessage(4001, "session revoked")
+		msg := websocket.FormatCloseMessage(4001, "token revoked")
 		ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
 		ws.ReadMessage() // wait for the client's answer
 	})
@@ -93,7 +93,7 @@ func ExampleWithPolicy() {
 	if errors.As(c.Err(), &ce) {
 		fmt.Println("stopped:", ce.Code, ce.Reason)
 	}
-	// Output: stopped: 4001 (private) session revoked
+	// Output: stopped: 4001 (private) token revoked
 }
 
 // Subscribe on every connection, before anything queued while the client

@@ -19,6 +19,7 @@ type link struct {
 	url         string
 	connectedAt time.Time
 	inflate     bool // permessage-deflate was negotiated
+	serving     bool // handed to serve; only the client's goroutine uses it
 
 	// Guarded by the write lock:
 	deadline bool     // a write deadline is set

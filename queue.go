@@ -39,7 +39,8 @@ func (q *queue) makeRoom(limit int) {
 	q.buf, q.head = buf, 0
 }
 
-// pushBack appends m. The caller checks full first.
+// pushBack appends m. Send checks full first; the client itself may pass
+// max by the parts of a split message.
 func (q *queue) pushBack(m message) {
 	q.makeRoom(q.max)
 	q.buf[(q.head+q.n)%len(q.buf)] = m

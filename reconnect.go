@@ -96,8 +96,9 @@ func (c *Client) dropped(ms []message, err error) {
 	})
 }
 
-// connect dials, runs the OnConnect hook and writes the queued messages.
-// It returns the live link, or a nil link and the failed attempt.
+// connect dials, runs the OnConnect hook and prepares the queue. It returns
+// the new link, or a nil link and the failed attempt. The queue is written
+// by serve, while the connection is read and watched by the heartbeat.
 func (c *Client) connect(sv *supervisor) (*link, Disconnect) {
 	c.setState(StateConnecting)
 	c.stats.endpoint.Store(int64(sv.endpoint))
@@ -110,6 +111,12 @@ func (c *Client) connect(sv *supervisor) (*link, Disconnect) {
 	}
 	l := newLink(ws, resp, c.opts.readLimit)
 	l.url = url
+	c.cur.Store(l)
+	defer func() {
+		if !l.serving {
+			c.cur.Store(nil)
+		}
+	}()
 	if c.opts.compressOnShrink {
 		ws.EnableWriteCompression(sv.compress)
 	}
@@ -121,55 +128,74 @@ func (c *Client) connect(sv *supervisor) (*link, Disconnect) {
 			return nil, Disconnect{Err: fmt.Errorf("wsreconnect: OnConnect: %w", hookErr), Uptime: l.uptime(), URL: redactRaw(url)}
 		}
 	}
-	dropped, err := c.goLive(l)
+	dropped, err := c.prepareQueue()
 	c.dropped(dropped, ErrMessageTooBig)
-	if errors.Is(err, errClosing) {
+	if err != nil {
 		l.closeNow(CloseNormalClosure, c.opts.closeTimeout)
 		return nil, Disconnect{}
 	}
-	if err != nil {
-		return nil, l.disconnect(l.drain())
-	}
-	l.startHeartbeat(c.opts.pingInterval, c.opts.pongTimeout)
-	if c.stats.connects.Add(1) > 1 {
-		c.stats.reconnects.Add(1)
-	}
-	c.setState(StateConnected)
-	c.logger.LogAttrs(context.Background(), slog.LevelInfo, "wsreconnect: connected",
-		slog.String("url", redactRaw(url)), slog.Int("queued", int(c.stats.queued.Load())))
+	l.serving = true
 	return l, Disconnect{}
 }
 
 var errClosing = errors.New("wsreconnect: closing")
 
-// goLive writes the queued messages on l, in order, then makes l the
-// connection that Send writes to. A queued message over the outbound limit
-// is split if a splitter is set, else dropped and returned. If a write
-// fails, that message stays at the head of the queue.
-func (c *Client) goLive(l *link) (dropped []message, err error) {
+// prepareQueue makes every queued message fit the outbound limit, which
+// may have been lowered since it was queued: such a message is split if a
+// splitter is set (a part: its whole message is split again), else dropped
+// and returned.
+func (c *Client) prepareQueue() (dropped []message, err error) {
 	c.wlock <- struct{}{}
 	defer c.unlockWrite()
 	if c.w.mode == modeClosed {
 		return nil, errClosing
 	}
+	if c.w.limit == 0 {
+		return nil, nil
+	}
+	var kept queue
+	kept.max = c.w.queue.max
 	for c.w.queue.len() > 0 {
 		m := c.w.queue.peek()
-		if c.checkLimitLocked(len(m.data)) != nil {
-			// Over a limit learned since it was queued: split it (a part:
-			// split its whole message again) or drop it.
-			whole := m
-			if m.origin != nil {
-				whole = *m.origin
-			}
-			c.popSameLocked(m)
-			if !c.requeueSplitLocked(whole) {
-				dropped = append(dropped, whole)
-			}
+		if c.checkLimitLocked(len(m.data)) == nil {
+			kept.pushBack(m) // may pass max, by the parts of split messages
+			c.w.queue.popFront()
 			continue
 		}
+		whole := m
+		if m.origin != nil {
+			whole = *m.origin
+		}
+		c.popSameLocked(m)
+		if !c.requeueSplitLocked(whole) {
+			dropped = append(dropped, whole)
+		}
+	}
+	c.w.queue = kept
+	c.stats.queued.Store(int64(kept.len()))
+	return dropped, nil
+}
+
+// flush writes the queued messages on l, in order, then makes l the
+// connection that Send writes to and reports the client connected. It runs
+// on its own goroutine while serve reads l, so that the heartbeat watches
+// the writes; done is closed when it returns. If a write fails, that
+// message stays at the head of the queue.
+func (c *Client) flush(l *link, done chan<- struct{}) {
+	defer close(done)
+	c.wlock <- struct{}{}
+	if c.w.mode == modeClosed {
+		// Close was called since connect: end the connection.
+		c.unlockWrite()
+		l.startClose(c.opts.closeTimeout)
+		return
+	}
+	for c.w.queue.len() > 0 {
+		m := c.w.queue.peek()
 		if err := c.writeLocked(c.ctx, l, m); err != nil {
 			l.failWrite(err)
-			return dropped, err
+			c.unlockWrite()
+			return
 		}
 		c.w.queue.popFront()
 		c.stats.queued.Store(int64(c.w.queue.len()))
@@ -178,9 +204,14 @@ func (c *Client) goLive(l *link) (dropped []message, err error) {
 	c.stats.queued.Store(0)
 	c.w.mode = modeUp
 	c.w.link = l
-	c.live.Store(l)
 	c.wakeSendersLocked()
-	return dropped, nil
+	c.unlockWrite()
+
+	if c.stats.connects.Add(1) > 1 {
+		c.stats.reconnects.Add(1)
+	}
+	c.setState(StateConnected)
+	c.logger.LogAttrs(context.Background(), slog.LevelInfo, "wsreconnect: connected", slog.String("url", redactRaw(l.url)))
 }
 
 // popSameLocked removes m from the head of the queue and, if m is a part,
@@ -212,19 +243,24 @@ func (c *Client) requeueSplitLocked(whole message) bool {
 	return true
 }
 
-// serve reads from l until the connection ends and hands data messages to
-// Receive.
+// serve writes the queue on l (on a short-lived goroutine), then reads
+// from l until the connection ends, handing data messages to Receive.
 func (c *Client) serve(l *link) Disconnect {
+	l.startHeartbeat(c.opts.pingInterval, c.opts.pongTimeout)
+	flushed := make(chan struct{})
+	go c.flush(l, flushed)
 	for {
 		typ, data, err := l.read(c.opts.readLimit)
 		if err != nil {
-			// Close the socket first: a Send stuck in a write returns and
-			// frees the write lock.
+			// Close the socket first: a write in progress returns and frees
+			// the write lock.
 			l.ws.NetConn().Close()
+			<-flushed
 			c.wlock <- struct{}{}
 			c.detachLocked(l)
 			c.unlockWrite()
 			l.stopHeartbeat()
+			c.cur.Store(nil)
 			return l.disconnect(err)
 		}
 		if !l.seen.Load() {
