@@ -79,6 +79,11 @@ func (l *link) write(ctx context.Context, m message) error {
 		l.deadline = false
 	}
 	if err := l.ws.WriteMessage(int(m.typ), m.data); err != nil {
+		if len(m.data) >= l.largest {
+			// The peer may have refused it on seeing its first frame. The
+			// caller keeps it queued, so there is nothing to hand back.
+			l.largest, l.refused = len(m.data), nil
+		}
 		return err
 	}
 	if len(m.data) > l.largest {

@@ -74,8 +74,11 @@ type Disconnect struct {
 	// Refused is the client's copy of the message the peer refused with
 	// 1009 (taken to be the largest written on that connection), else nil.
 	// With a splitter it is sent again, split; without one it is also
-	// reported to the OnDropped hook. It is set when the OnDisconnect hook
-	// runs; the policy sees nil.
+	// reported to the OnDropped hook. It is nil too when the peer refused
+	// the message while it was still being written: that message is then
+	// still queued, and is split or dropped (and reported) like any queued
+	// message over the new limit. It is set when the OnDisconnect hook runs;
+	// the policy sees nil.
 	Refused []byte
 
 	largest int      // largest message written on the connection
