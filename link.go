@@ -148,17 +148,6 @@ func (l *link) setCause(cause error) {
 	}
 }
 
-// drain reads what is left on a connection nobody else reads, until the
-// deadline set by failWrite or a close frame, and returns the error that
-// ended it.
-func (l *link) drain() error {
-	for {
-		if _, _, err := l.ws.ReadMessage(); err != nil {
-			return err
-		}
-	}
-}
-
 func (l *link) failure() error {
 	l.causeMu.Lock()
 	defer l.causeMu.Unlock()

@@ -31,9 +31,8 @@ func say(format string, args ...any) {
 
 // tokens issues numbered tokens; only the newest one is valid.
 type tokens struct {
-	mu     sync.Mutex
-	n      int
-	cached string
+	mu sync.Mutex
+	n  int
 }
 
 func (t *tokens) issue() string {
