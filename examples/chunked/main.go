@@ -87,7 +87,7 @@ func run() error {
 	if err := c.WaitState(ctx, wsreconnect.StateConnected); err != nil {
 		return err
 	}
-	first := bytes.Repeat([]byte("0123456789abcdef"), 256) // 4 KiB
+	first := bytes.Repeat([]byte("0123456789abcdef"), 256)  // 4 KiB
 	second := bytes.Repeat([]byte("ABCDEFGHIJKLMNOP"), 192) // 3 KiB
 	for _, msg := range [][]byte{first, second} {
 		if err := c.Send(ctx, wsreconnect.BinaryMessage, msg); err != nil {
