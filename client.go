@@ -95,13 +95,14 @@ type Client struct {
 	logger *slog.Logger
 	stats  counters
 
-	ctx     context.Context // canceled by Close and when the client stops
-	cancel  context.CancelFunc
-	closing chan struct{} // closed by Close
-	done    chan struct{} // closed when the client's goroutine has ended
-	once    sync.Once
+	ctx        context.Context // done by Close and when the client stops (a stopContext)
+	quit       chan struct{}   // closed by Close, or when the client stops
+	quitOnce   sync.Once
+	userClosed atomic.Bool   // Close was called
+	done       chan struct{} // closed when the client's goroutine has ended
+	once       sync.Once
 
-	recv chan message
+	recv atomic.Pointer[chan received] // made on first use, see inbox
 
 	// wlock is the write lock: a channel so that waiting for it can respect
 	// a context. It guards w.
@@ -111,7 +112,7 @@ type Client struct {
 		link      *link // the live connection in modeUp
 		queue     queue
 		limit     int           // outbound limit in bytes, 0 for none
-		room      chan struct{} // closed and replaced when queue room frees or mode changes
+		room      chan struct{} // made by a waiting Send; closed when queue room frees or mode changes
 		closedErr error
 		discarded []message // dropped by a stop, for the OnDropped hook
 	}
@@ -119,10 +120,10 @@ type Client struct {
 
 	mu        sync.Mutex
 	state     State
-	stateCh   chan struct{} // closed and replaced on every state change
+	stateCh   chan struct{} // made by WaitState; closed on the next state change
 	err       error         // the abort reason
 	inHandler bool          // a hook is running on the client's goroutine
-	handlerCh chan struct{} // closed and replaced when a hook starts
+	handlerCh chan struct{} // made by a waiting Close; closed when a hook starts
 }
 
 // New checks url and the options and returns a Client that connects in the
@@ -148,26 +149,23 @@ func New(rawURL string, opts ...Option) (*Client, error) {
 	if o.compressOnShrink {
 		o.dialer.EnableCompression = true
 	}
+	if o.writePool != nil {
+		o.dialer.WriteBufferPool = o.writePool
+	}
 	o.dialer = prepareDialer(o.dialer)
 
-	ctx, cancel := context.WithCancel(context.Background())
 	c := &Client{
-		urls:      append([]string{rawURL}, o.urls...),
-		opts:      o,
-		logger:    o.logger,
-		ctx:       ctx,
-		cancel:    cancel,
-		closing:   make(chan struct{}),
-		done:      make(chan struct{}),
-		recv:      make(chan message, o.receiveBuffer),
-		wlock:     make(chan struct{}, 1),
-		stateCh:   make(chan struct{}),
-		handlerCh: make(chan struct{}),
+		urls:   append([]string{rawURL}, o.urls...),
+		opts:   o,
+		logger: o.logger,
+		quit:   make(chan struct{}),
+		done:   make(chan struct{}),
+		wlock:  make(chan struct{}, 1),
 	}
+	c.ctx = stopContext{c.quit}
 	c.w.queue.max = o.sendBuffer
 	c.w.limit = o.maxMessageSize
 	c.stats.limit.Store(int64(o.maxMessageSize))
-	c.w.room = make(chan struct{})
 	go c.run()
 	return c, nil
 }
@@ -258,7 +256,7 @@ func (c *Client) Send(ctx context.Context, typ MessageType, data []byte) error {
 			c.unlockWrite()
 			return nil
 		}
-		room := c.w.room
+		room := c.roomLocked()
 		c.unlockWrite()
 		select {
 		case <-room:
@@ -329,7 +327,7 @@ func (c *Client) sendSplit(ctx context.Context, typ MessageType, data []byte, li
 			c.unlockWrite()
 			return nil
 		}
-		room := c.w.room
+		room := c.roomLocked()
 		c.unlockWrite()
 		select {
 		case <-room:
@@ -407,21 +405,23 @@ func (c *Client) checkLimitLocked(n int) error {
 // the messages that had already arrived, then an error wrapping ErrClosed
 // and the abort reason; after Close it returns ErrClosed.
 func (c *Client) Receive(ctx context.Context) (MessageType, []byte, error) {
-	select {
-	case <-c.closing:
+	if c.userClosed.Load() {
 		return 0, nil, ErrClosed
-	default:
 	}
+	inbox := c.inbox()
 	select {
-	case m := <-c.recv:
+	case m := <-inbox:
 		return m.typ, m.data, nil
 	case <-ctx.Done():
 		return 0, nil, ctx.Err()
-	case <-c.closing:
-		return 0, nil, ErrClosed
-	case <-c.done:
+	case <-c.quit:
+		if c.userClosed.Load() {
+			return 0, nil, ErrClosed
+		}
+		// Aborted: what already arrived, then the reason.
+		<-c.done
 		select {
-		case m := <-c.recv:
+		case m := <-inbox:
 			return m.typ, m.data, nil
 		default:
 			return 0, nil, closedError(c.Err())
@@ -441,8 +441,8 @@ func (c *Client) Receive(ctx context.Context) (MessageType, []byte, error) {
 // than once; it always returns nil.
 func (c *Client) Close() error {
 	c.once.Do(func() {
-		close(c.closing)
-		c.cancel()
+		c.userClosed.Store(true)
+		c.stop()
 		c.closeLive()
 	})
 	c.waitStopped()
@@ -475,7 +475,11 @@ func (c *Client) closeLive() {
 func (c *Client) waitStopped() {
 	for {
 		c.mu.Lock()
-		in, started := c.inHandler, c.handlerCh
+		in := c.inHandler
+		if c.handlerCh == nil {
+			c.handlerCh = make(chan struct{})
+		}
+		started := c.handlerCh
 		c.mu.Unlock()
 		if in {
 			return
@@ -503,14 +507,19 @@ func (c *Client) State() State {
 func (c *Client) WaitState(ctx context.Context, s State) error {
 	for {
 		c.mu.Lock()
-		cur, changed, reason := c.state, c.stateCh, c.err
-		c.mu.Unlock()
-		if cur == s {
-			return nil
-		}
-		if cur == StateClosed {
+		cur, reason := c.state, c.err
+		if cur == s || cur == StateClosed {
+			c.mu.Unlock()
+			if cur == s {
+				return nil
+			}
 			return closedError(reason)
 		}
+		if c.stateCh == nil {
+			c.stateCh = make(chan struct{})
+		}
+		changed := c.stateCh
+		c.mu.Unlock()
 		select {
 		case <-changed:
 		case <-ctx.Done():
@@ -539,8 +548,10 @@ func (c *Client) setState(s State) {
 		return
 	}
 	c.state = s
-	close(c.stateCh)
-	c.stateCh = make(chan struct{})
+	if c.stateCh != nil {
+		close(c.stateCh)
+		c.stateCh = nil
+	}
 }
 
 // lockWrite takes the write lock, or returns ctx's error if ctx ends first.
@@ -562,8 +573,54 @@ func (c *Client) unlockWrite() { <-c.wlock }
 
 // wakeSendersLocked wakes every Send waiting for queue room.
 func (c *Client) wakeSendersLocked() {
-	close(c.w.room)
-	c.w.room = make(chan struct{})
+	if c.w.room != nil {
+		close(c.w.room)
+		c.w.room = nil
+	}
+}
+
+// roomLocked returns a channel closed when queue room frees or the mode
+// changes.
+func (c *Client) roomLocked() <-chan struct{} {
+	if c.w.room == nil {
+		c.w.room = make(chan struct{})
+	}
+	return c.w.room
+}
+
+// inbox returns the channel that carries received messages to Receive. It
+// is made on first use, so that a client that never receives holds no
+// buffer.
+func (c *Client) inbox() chan received {
+	if p := c.recv.Load(); p != nil {
+		return *p
+	}
+	ch := make(chan received, c.opts.receiveBuffer)
+	if c.recv.CompareAndSwap(nil, &ch) {
+		return ch
+	}
+	return *c.recv.Load()
+}
+
+// stop makes the client's context done.
+func (c *Client) stop() {
+	c.quitOnce.Do(func() { close(c.quit) })
+}
+
+// stopContext is the client's context: done when the client stops. Being a
+// plain struct around a channel, it costs no allocation of its own.
+type stopContext struct{ done chan struct{} }
+
+func (s stopContext) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (s stopContext) Done() <-chan struct{}       { return s.done }
+func (s stopContext) Value(any) any               { return nil }
+func (s stopContext) Err() error {
+	select {
+	case <-s.done:
+		return context.Canceled
+	default:
+		return nil
+	}
 }
 
 // setClosedLocked makes every later Send fail and drops the queue.

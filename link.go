@@ -20,12 +20,15 @@ type link struct {
 	connectedAt time.Time
 	inflate     bool // permessage-deflate was negotiated
 	serving     bool // handed to serve; only the client's goroutine uses it
+	flushing    sync.WaitGroup
 
 	// Guarded by the write lock:
 	deadline bool     // a write deadline is set
 	largest  int      // size of the largest message written
 	refused  *message // what to hand back if the peer refuses it: the whole message
 	copyBuf  []byte   // holds a copy of the largest whole message written
+	keepCopy bool     // a hook can take a refused message back, so copy it
+	uncopied message  // stands for a refused message that was not copied
 
 	seen       atomic.Bool // a frame arrived since the last ping
 	delivering atomic.Bool // the reader is waiting for Receive
@@ -89,11 +92,15 @@ func (l *link) write(ctx context.Context, m message) error {
 	if len(m.data) > l.largest {
 		// Remember it: if the peer refuses it with 1009 it is handed back.
 		l.largest = len(m.data)
-		if m.origin != nil {
+		switch {
+		case m.origin != nil:
 			l.refused = m.origin
-		} else {
+		case l.keepCopy:
 			l.copyBuf = append(l.copyBuf[:0], m.data...)
 			l.refused = &message{typ: m.typ, data: l.copyBuf}
+		default:
+			// No hook could take it back: count it, keep no copy.
+			l.refused = &l.uncopied
 		}
 	}
 	return nil

@@ -57,12 +57,19 @@ type options struct {
 	onDropped        func(typ MessageType, data []byte, err error)
 	compressOnShrink bool
 	skipUTF8Check    bool
+	writePool        websocket.BufferPool
+}
+
+// defaultMinDelays is shared by every client until WithMinDelay copies it.
+var defaultMinDelays = map[CloseCode]time.Duration{
+	CloseTryAgainLater: DefaultTryAgainDelay,
+	CloseBadGateway:    DefaultTryAgainDelay,
 }
 
 func defaultOptions() options {
 	return options{
 		policy:           DefaultPolicy,
-		minDelays:        map[CloseCode]time.Duration{CloseTryAgainLater: DefaultTryAgainDelay, CloseBadGateway: DefaultTryAgainDelay},
+		minDelays:        defaultMinDelays,
 		pingInterval:     DefaultPingInterval,
 		pongTimeout:      DefaultPongTimeout,
 		handshakeTimeout: DefaultHandshakeTimeout,
@@ -152,7 +159,12 @@ func WithMinDelay(code CloseCode, d time.Duration) Option {
 		if d < 0 {
 			return fmt.Errorf("WithMinDelay: negative delay %s", d)
 		}
-		o.minDelays[code] = d
+		delays := make(map[CloseCode]time.Duration, len(o.minDelays)+1)
+		for k, v := range o.minDelays {
+			delays[k] = v
+		}
+		delays[code] = d
+		o.minDelays = delays
 		return nil
 	}
 }
@@ -437,6 +449,22 @@ func WithCompressionOnShrink() Option {
 	return func(o *options) error {
 		o.compressOnShrink = true
 		o.dialer.EnableCompression = true
+		return nil
+	}
+}
+
+// WithWriteBufferPool makes the client's connections take their write
+// buffers from p while writing and give them back when done, instead of
+// each holding its own buffer. Give many clients the same pool (a
+// *sync.Pool will do) to save about 4 KiB per idle connection. It sets the
+// dialer's WriteBufferPool, whichever order it is given in with WithDialer.
+// Default: none; each connection keeps its buffer.
+func WithWriteBufferPool(p websocket.BufferPool) Option {
+	return func(o *options) error {
+		if p == nil {
+			return errors.New("WithWriteBufferPool: nil pool")
+		}
+		o.writePool = p
 		return nil
 	}
 }

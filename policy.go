@@ -77,8 +77,10 @@ type Disconnect struct {
 	// reported to the OnDropped hook. It is nil too when the peer refused
 	// the message while it was still being written: that message is then
 	// still queued, and is split or dropped (and reported) like any queued
-	// message over the new limit. It is set when the OnDisconnect hook runs;
-	// the policy sees nil.
+	// message over the new limit. The client keeps a copy of the largest
+	// message written on each connection for this, only when a splitter or
+	// a hook that could take it back is set. It is set when the
+	// OnDisconnect hook runs; the policy sees nil.
 	Refused []byte
 
 	largest int      // largest message written on the connection

@@ -9,6 +9,12 @@ type message struct {
 	origin *message // the whole message, for a part; nil otherwise
 }
 
+// received is a data message read from the peer, on its way to Receive.
+type received struct {
+	typ  MessageType
+	data []byte
+}
+
 // queue is a FIFO of messages waiting for a connection. Its storage grows on
 // demand up to max entries, so an idle client holds no queue memory. It is
 // guarded by the client's write lock.

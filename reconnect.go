@@ -57,14 +57,7 @@ func (c *Client) run() {
 	}
 }
 
-func (c *Client) isClosing() bool {
-	select {
-	case <-c.closing:
-		return true
-	default:
-		return false
-	}
-}
+func (c *Client) isClosing() bool { return c.userClosed.Load() }
 
 // finish runs when the client's goroutine ends.
 func (c *Client) finish() {
@@ -74,7 +67,7 @@ func (c *Client) finish() {
 	c.w.discarded = nil
 	c.unlockWrite()
 	c.dropped(discarded, ErrClosed)
-	c.cancel()
+	c.stop()
 	c.setState(StateClosed)
 	close(c.done)
 }
@@ -103,7 +96,7 @@ func (c *Client) connect(sv *supervisor) (*link, Disconnect) {
 	c.setState(StateConnecting)
 	c.stats.endpoint.Store(int64(sv.endpoint))
 	url := c.urls[sv.endpoint]
-	ws, resp, err := c.dial(url)
+	ws, resp, err := c.dialAside(url)
 	if err != nil {
 		d := dialFailure(resp, err)
 		d.URL = redactRaw(url)
@@ -111,6 +104,7 @@ func (c *Client) connect(sv *supervisor) (*link, Disconnect) {
 	}
 	l := newLink(ws, resp, c.opts.readLimit)
 	l.url = url
+	l.keepCopy = c.opts.splitter != nil || c.opts.onDropped != nil || c.opts.onDisconnect != nil
 	c.cur.Store(l)
 	defer func() {
 		if !l.serving {
@@ -179,10 +173,10 @@ func (c *Client) prepareQueue() (dropped []message, err error) {
 // flush writes the queued messages on l, in order, then makes l the
 // connection that Send writes to and reports the client connected. It runs
 // on its own goroutine while serve reads l, so that the heartbeat watches
-// the writes; done is closed when it returns. If a write fails, that
+// the writes; l.flushing is done when it returns. If a write fails, that
 // message stays at the head of the queue.
-func (c *Client) flush(l *link, done chan<- struct{}) {
-	defer close(done)
+func (c *Client) flush(l *link) {
+	defer l.flushing.Done()
 	c.wlock <- struct{}{}
 	if c.w.mode == modeClosed {
 		// Close was called since connect: end the connection.
@@ -247,15 +241,15 @@ func (c *Client) requeueSplitLocked(whole message) bool {
 // from l until the connection ends, handing data messages to Receive.
 func (c *Client) serve(l *link) Disconnect {
 	l.startHeartbeat(c.opts.pingInterval, c.opts.pongTimeout)
-	flushed := make(chan struct{})
-	go c.flush(l, flushed)
+	l.flushing.Add(1)
+	go c.flush(l)
 	for {
 		typ, data, err := l.read(c.opts.readLimit)
 		if err != nil {
 			// Close the socket first: a write in progress returns and frees
 			// the write lock.
 			l.ws.NetConn().Close()
-			<-flushed
+			l.flushing.Wait()
 			c.wlock <- struct{}{}
 			c.detachLocked(l)
 			c.unlockWrite()
@@ -268,9 +262,10 @@ func (c *Client) serve(l *link) Disconnect {
 		}
 		c.stats.messagesIn.Add(1)
 		c.stats.bytesIn.Add(int64(len(data)))
-		m := message{typ: MessageType(typ), data: data}
+		m := received{typ: MessageType(typ), data: data}
+		inbox := c.inbox()
 		select {
-		case c.recv <- m:
+		case inbox <- m:
 			continue
 		default:
 		}
@@ -278,8 +273,8 @@ func (c *Client) serve(l *link) Disconnect {
 		// this time against the peer.
 		l.delivering.Store(true)
 		select {
-		case c.recv <- m:
-		case <-c.closing:
+		case inbox <- m:
+		case <-c.quit:
 			// Close was called: keep reading until the peer answers the close.
 		}
 		l.delivering.Store(false)
@@ -428,6 +423,9 @@ func (c *Client) shrink(sv *supervisor, d *Disconnect) (dropped []message) {
 		// First try compression: the refused message goes out again, whole
 		// and compressed, and the limit stays.
 		sv.compress = true
+		if d.refused != nil && d.refused.data == nil {
+			return []message{*d.refused} // not copied: nothing could take it back
+		}
 		if d.refused != nil {
 			d.Refused = d.refused.data
 			c.wlock <- struct{}{}
@@ -490,8 +488,10 @@ func (c *Client) sleep(d time.Duration) bool {
 func (c *Client) callHook(f func()) {
 	c.mu.Lock()
 	c.inHandler = true
-	close(c.handlerCh)
-	c.handlerCh = make(chan struct{})
+	if c.handlerCh != nil {
+		close(c.handlerCh)
+		c.handlerCh = nil
+	}
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
@@ -599,6 +599,24 @@ func watchDial(base dialFunc) dialFunc {
 		}
 		return conn, nil
 	}
+}
+
+// dialAside runs dial on a short-lived goroutine and waits for it: the
+// handshake (TLS, HTTP) needs a deep stack, and the client's long-lived
+// goroutine should not keep one for the connection's whole life.
+func (c *Client) dialAside(url string) (*websocket.Conn, *http.Response, error) {
+	type result struct {
+		ws   *websocket.Conn
+		resp *http.Response
+		err  error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		ws, resp, err := c.dial(url)
+		ch <- result{ws, resp, err}
+	}()
+	r := <-ch
+	return r.ws, r.resp, r.err
 }
 
 // dial makes one connection attempt to url, bounded by the handshake

@@ -34,9 +34,14 @@ type Stats struct {
 // counters are updated on the hot path with atomics, so that Stats never
 // waits for the write lock.
 type counters struct {
+	// Written by Send, under the write lock.
+	messagesOut, bytesOut atomic.Int64
+	_                     [48]byte // keep the reader's counters off this cache line
+	// Written by the client's goroutine as it reads.
+	messagesIn, bytesIn atomic.Int64
+	_                   [48]byte
+
 	connects, reconnects   atomic.Int64
-	messagesOut, bytesOut  atomic.Int64
-	messagesIn, bytesIn    atomic.Int64
 	queued, dropped, limit atomic.Int64
 	backoff                atomic.Int64
 	endpoint               atomic.Int64

@@ -32,8 +32,9 @@ const (
 // heartbeat (same interval and timeout).
 //
 // pool=shared gives both sides a write-buffer pool shared by all
-// connections (websocket.Dialer.WriteBufferPool, passed to the Client with
-// WithDialer). Run with -benchtime=1x: each call measures once.
+// connections (websocket.Dialer.WriteBufferPool for gorilla,
+// WithWriteBufferPool for the Client). Run with -benchtime=1x: each call
+// measures once.
 func BenchmarkIdle(b *testing.B) {
 	needFiles(b, idleClients+200)
 	for _, pool := range []string{"none", "shared"} {
@@ -61,7 +62,9 @@ func runIdle(b *testing.B, impl, url string, pool websocket.BufferPool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	dialer := *websocket.DefaultDialer
-	dialer.WriteBufferPool = pool
+	if pool != nil {
+		dialer.WriteBufferPool = pool
+	}
 	var wg sync.WaitGroup
 	errs := make(chan error, idleClients)
 	next := make(chan int)
@@ -70,7 +73,7 @@ func runIdle(b *testing.B, impl, url string, pool websocket.BufferPool) {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				c, err := openIdle(ctx, impl, url, &dialer)
+				c, err := openIdle(ctx, impl, url, &dialer, pool)
 				if err != nil {
 					errs <- err
 					continue
@@ -119,9 +122,13 @@ func writeHeapProfile(b *testing.B, path string) {
 	}
 }
 
-func openIdle(ctx context.Context, impl, url string, d *websocket.Dialer) (idleConn, error) {
+func openIdle(ctx context.Context, impl, url string, d *websocket.Dialer, pool websocket.BufferPool) (idleConn, error) {
 	if impl == "wsreconnect" {
-		return dialClient(ctx, url, wsreconnect.WithDialer(d), wsreconnect.WithHeartbeat(idlePing, idleTimeout))
+		opts := []wsreconnect.Option{wsreconnect.WithHeartbeat(idlePing, idleTimeout)}
+		if pool != nil {
+			opts = append(opts, wsreconnect.WithWriteBufferPool(pool))
+		}
+		return dialClient(ctx, url, opts...)
 	}
 	ws, _, err := d.DialContext(ctx, url, nil)
 	if err != nil {
