@@ -86,9 +86,10 @@ const (
 // or handing it to another goroutine. Received messages are read by the
 // client's own goroutine and handed to Receive in order.
 //
-// A Client runs one goroutine for its whole life (it dials, reads and
-// decides), plus short-lived timer callbacks for the heartbeat. All of them
-// have ended when Close returns or, after an abort, when Done is closed.
+// A Client runs one goroutine for its whole life (it reads and decides),
+// plus short-lived ones for each dial, for writing the queue after a
+// reconnect, and for the heartbeat's timer callbacks. All of them have
+// ended when Close returns or, after an abort, when Done is closed.
 type Client struct {
 	urls   []string // endpoints: the URL given to New, then WithURLs
 	opts   options

@@ -86,9 +86,10 @@
 // All methods of Client are safe for concurrent use. Writes are serialized
 // by one lock: while connected, Send writes directly under it, without
 // copying the message or handing it to another goroutine. The client runs
-// one goroutine, which dials, reads and decides, plus short timer callbacks
-// for the heartbeat; all have ended when Close returns or, after an abort,
-// when Done is closed.
+// one long-lived goroutine, which reads and decides, plus short-lived ones:
+// each dial, the writing of the queue after a reconnect, and the
+// heartbeat's timer callbacks. All have ended when Close returns or, after
+// an abort, when Done is closed.
 //
 // Hooks (WithOnConnect, WithOnDisconnect) and the Policy run one at a time on
 // the client's goroutine, outside locks, and may call any method, Close
