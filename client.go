@@ -411,6 +411,11 @@ func (c *Client) Receive(ctx context.Context) (MessageType, []byte, error) {
 	}
 	inbox := c.inbox()
 	select {
+	case m := <-inbox: // fast path: no select over several channels
+		return m.typ, m.data, nil
+	default:
+	}
+	select {
 	case m := <-inbox:
 		return m.typ, m.data, nil
 	case <-ctx.Done():
