@@ -73,8 +73,8 @@
 // larger while the connection stays up, or, with WithSplitter, sends it as
 // several smaller messages. The refused message is never silently lost: it
 // is in Disconnect.Refused, sent again split when there is a splitter, and
-// otherwise reported to the OnDropped hook. WithCompressionOnShrink tries
-// compression first. Our own read limit (WithReadLimit, which counts
+// otherwise reported to the OnDropped hook and counted in Stats.
+// WithCompressionOnShrink tries compression first. Our own read limit (WithReadLimit, which counts
 // decompressed bytes) is a local event and shrinks nothing.
 //
 // The heartbeat pings every 20 s and declares the peer dead when no frame
@@ -91,9 +91,9 @@
 // heartbeat's timer callbacks. All have ended when Close returns or, after
 // an abort, when Done is closed.
 //
-// Hooks (WithOnConnect, WithOnDisconnect) and the Policy run one at a time on
-// the client's goroutine, outside locks, and may call any method, Close
-// included. A hook may run before New returns.
+// Hooks (WithOnConnect, WithOnDisconnect, WithOnDropped) and the Policy run
+// one at a time on the client's goroutine, outside locks, and may call any
+// method, Close included. A hook may run before New returns.
 //
 // # Delivery guarantees
 //
@@ -106,7 +106,8 @@
 // the connection broke is queued again at the head. Written means handed to
 // the operating system: a message written just before the connection drops
 // may still be lost; confirm delivery at the application level where that
-// matters. Messages still queued when the client stops are discarded.
+// matters. Messages still queued when the client stops are discarded and
+// reported to the OnDropped hook.
 //
 // Received messages wait for Receive in a bounded buffer (WithReceiveBuffer,
 // default 16); when it is full the client stops reading, which pushes back on
