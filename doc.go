@@ -74,8 +74,9 @@
 // several smaller messages. The refused message is never silently lost: it
 // is in Disconnect.Refused, sent again split when there is a splitter, and
 // otherwise reported to the OnDropped hook and counted in Stats.
-// WithCompressionOnShrink tries compression first. Our own read limit (WithReadLimit, which counts
-// decompressed bytes) is a local event and shrinks nothing.
+// WithCompressionOnShrink tries compression first. Our own read limit
+// (WithReadLimit, which counts decompressed bytes) is a local event and
+// shrinks nothing.
 //
 // The heartbeat pings every 20 s and declares the peer dead when no frame
 // arrives within 10 s of a ping (WithHeartbeat); that is a 1006 disconnect
