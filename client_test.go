@@ -817,15 +817,7 @@ func TestOnConnectError(t *testing.T) {
 }
 
 func TestCloseActionOverridesOneRow(t *testing.T) {
-	srv := newTestServer(t, func(s *testServer) {
-		s.handle = func(n int, ws *websocket.Conn) {
-			if n == 1 {
-				closeWith(ws, 1008, "")
-				return
-			}
-			closeWith(ws, 4001, "")
-		}
-	})
+	srv := closeSequence(t, []int{1008, 4001}, []string{"", ""})
 	hook := newRecvHook()
 	c, err := New(srv.url(), testOptions(hook.option(),
 		WithCloseAction(ClosePolicyViolation, Reconnect),

@@ -521,15 +521,7 @@ func TestStats(t *testing.T) {
 // with code, action, delay and attempt, and no header value, URL
 // credentials or query token.
 func TestLogsEachDecisionWithoutSecrets(t *testing.T) {
-	srv := newTestServer(t, func(s *testServer) {
-		s.handle = func(n int, ws *websocket.Conn) {
-			if n == 1 {
-				closeWith(ws, 1001, "restart")
-				return
-			}
-			closeWith(ws, 1008, "bye")
-		}
-	})
+	srv := closeSequence(t, []int{1001, 1008}, []string{"restart", "bye"})
 	var buf syncBuffer
 	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	u := srv.url() + "/feed?token=sekrit"

@@ -142,6 +142,17 @@ func closeWith(ws *websocket.Conn, code int, reason string) {
 	}
 }
 
+// closeSequence is a server that closes its n-th connection with codes[n-1]
+// and reasons[n-1], and later ones with the last code.
+func closeSequence(t *testing.T, codes []int, reasons []string) *testServer {
+	return newTestServer(t, func(s *testServer) {
+		s.handle = func(n int, ws *websocket.Conn) {
+			i := min(n, len(codes)) - 1
+			closeWith(ws, codes[i], reasons[i])
+		}
+	})
+}
+
 // drop closes the TCP connection without a close frame.
 func drop(ws *websocket.Conn) { ws.NetConn().Close() }
 
