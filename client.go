@@ -124,6 +124,7 @@ type Client struct {
 	stateCh   chan struct{} // made by WaitState; closed on the next state change
 	err       error         // the abort reason
 	inHandler bool          // a hook is running on the client's goroutine
+	inMessage atomic.Bool   // the OnMessage hook is running
 	handlerCh chan struct{} // made by a waiting Close; closed when a hook starts
 }
 
@@ -402,7 +403,8 @@ func (c *Client) checkLimitLocked(n int) error {
 }
 
 // Receive returns the next message from the peer. It blocks across
-// reconnects until a message arrives or ctx ends. After an abort it returns
+// reconnects until a message arrives or ctx ends. With WithOnMessage set,
+// messages go to that hook and Receive only reports the end. After an abort it returns
 // the messages that had already arrived, then an error wrapping ErrClosed
 // and the abort reason; after Close it returns ErrClosed.
 func (c *Client) Receive(ctx context.Context) (MessageType, []byte, error) {
@@ -481,7 +483,7 @@ func (c *Client) closeLive() {
 func (c *Client) waitStopped() {
 	for {
 		c.mu.Lock()
-		in := c.inHandler
+		in := c.inHandler || c.inMessage.Load()
 		if c.handlerCh == nil {
 			c.handlerCh = make(chan struct{})
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -619,3 +620,50 @@ func TestReconnectBudget(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestOnMessage: messages go to the hook in order, on the client's
+// goroutine; the hook may Send and Close; Receive gets nothing.
+func TestOnMessage(t *testing.T) {
+	srv := newTestServer(t, nil) // echo
+	got := make(chan string, 100)
+	ref := newClientRef()
+	c, err := Dial(ctxTimeout(t), srv.url(), testOptions(WithOnMessage(func(typ MessageType, data []byte) {
+		got <- string(data)
+		switch n := string(data); {
+		case n == "ping 3":
+			ref.get().Close() // from inside the hook
+		case strings.HasPrefix(n, "ping "):
+			var i int
+			fmt.Sscanf(n, "ping %d", &i)
+			if err := ref.get().Send(context.Background(), TextMessage, []byte(fmt.Sprintf("ping %d", i+1))); err != nil {
+				t.Errorf("Send from OnMessage: %v", err)
+			}
+		}
+	}))...)
+	require.NoError(t, err)
+	ref.set(c)
+	require.NoError(t, c.Send(ctxTimeout(t), TextMessage, []byte("ping 0")))
+	waitClosed(t, c)
+	close(got)
+	var seq []string
+	for s := range got {
+		seq = append(seq, s)
+	}
+	assert.Equal(t, []string{"ping 0", "ping 1", "ping 2", "ping 3"}, seq)
+	_, _, err = c.Receive(ctxTimeout(t))
+	assert.ErrorIs(t, err, ErrClosed)
+}
+
+func TestOnMessageLeavesReceiveEmpty(t *testing.T) {
+	srv := newTestServer(t, nil)
+	got := make(chan []byte, 1)
+	c, err := Dial(ctxTimeout(t), srv.url(), testOptions(WithOnMessage(func(_ MessageType, data []byte) { got <- data }))...)
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.Send(ctxTimeout(t), BinaryMessage, []byte{1, 2, 3}))
+	assert.Equal(t, []byte{1, 2, 3}, <-got)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, _, err = c.Receive(ctx)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+}

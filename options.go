@@ -46,6 +46,7 @@ type options struct {
 	receiveBuffer    int
 	onConnect        func(ctx context.Context, conn *Conn) error
 	onDisconnect     func(d Disconnect, a Action)
+	onMessage        func(typ MessageType, data []byte)
 	logger           *slog.Logger
 	stableAfter      time.Duration
 	closeTimeout     time.Duration
@@ -287,6 +288,21 @@ func WithReceiveBuffer(messages int) Option {
 func WithOnConnect(f func(ctx context.Context, conn *Conn) error) Option {
 	return func(o *options) error {
 		o.onConnect = f
+		return nil
+	}
+}
+
+// WithOnMessage hands every received message to f instead of Receive: f
+// runs on the client's goroutine, one message at a time and in order, right
+// after the message is read, with no hand-off to another goroutine (the
+// fastest way to consume a stream). While f runs nothing more is read,
+// which pushes back on the peer; the heartbeat does not count that time
+// against the peer. f may call any method of the Client, Send and Close
+// included, and may keep data. With f set, Receive returns no messages: it
+// blocks until the client stops. Default: none; messages go to Receive.
+func WithOnMessage(f func(typ MessageType, data []byte)) Option {
+	return func(o *options) error {
+		o.onMessage = f
 		return nil
 	}
 }

@@ -262,6 +262,19 @@ func (c *Client) serve(l *link) Disconnect {
 		}
 		c.stats.messagesIn.Add(1)
 		c.stats.bytesIn.Add(int64(len(data)))
+		if f := c.opts.onMessage; f != nil {
+			if c.userClosed.Load() {
+				continue // closing: read on until the peer answers the close
+			}
+			// The heartbeat does not count f's time against the peer, and a
+			// Close from inside f must not wait for f.
+			l.delivering.Store(true)
+			c.inMessage.Store(true)
+			f(MessageType(typ), data)
+			c.inMessage.Store(false)
+			l.delivering.Store(false)
+			continue
+		}
 		m := received{typ: MessageType(typ), data: data}
 		inbox := c.inbox()
 		select {
