@@ -58,6 +58,11 @@ func (c clientConn) close() { c.c.Close() }
 
 var impls = []string{"gorilla", "wsreconnect"}
 
+// echoImpls adds, for the echo benchmarks, the Client consuming with
+// WithOnMessage: the messages are handled on the client's own goroutine,
+// with no hand-off to the goroutine that waits.
+var echoImpls = []string{"gorilla", "wsreconnect", "wsreconnect-onmessage"}
+
 func dialEcho(b *testing.B, impl, url string) echoConn {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -83,8 +88,12 @@ func dialEcho(b *testing.B, impl, url string) echoConn {
 // received; MB/s counts the payload once.
 func BenchmarkPipelined(b *testing.B) {
 	for _, sz := range sizes {
-		for _, impl := range impls {
+		for _, impl := range echoImpls {
 			b.Run(fmt.Sprintf("impl=%s/size=%s", impl, sz.name), func(b *testing.B) {
+				if impl == "wsreconnect-onmessage" {
+					runEchoOnMessage(b, sz.n, true)
+					return
+				}
 				runEcho(b, impl, sz.n, true)
 			})
 		}
@@ -94,12 +103,99 @@ func BenchmarkPipelined(b *testing.B) {
 // BenchmarkRoundTrip: send one message, wait for its echo, repeat.
 func BenchmarkRoundTrip(b *testing.B) {
 	for _, sz := range sizes {
-		for _, impl := range impls {
+		for _, impl := range echoImpls {
 			b.Run(fmt.Sprintf("impl=%s/size=%s", impl, sz.name), func(b *testing.B) {
+				if impl == "wsreconnect-onmessage" {
+					runEchoOnMessage(b, sz.n, false)
+					return
+				}
 				runEcho(b, impl, sz.n, false)
 			})
 		}
 	}
+}
+
+// runEchoOnMessage is runEcho for a Client that consumes with
+// WithOnMessage. Pipelined: one goroutine sends b.N messages and the hook
+// counts the echoes. Round trip: the hook sends the next message when the
+// echo of the previous one arrives, as a reactive client would.
+func runEchoOnMessage(b *testing.B, size int, pipelined bool) {
+	p := sharedPeer(b)
+	payload := make([]byte, size)
+	for i := range payload {
+		payload[i] = byte(i)
+	}
+	var (
+		c        *wsreconnect.Client
+		ready    = make(chan struct{})
+		done     = make(chan error, 1)
+		received int
+		want     int // echoes to wait for; set before each phase
+		chained  bool
+	)
+	onMessage := func(_ wsreconnect.MessageType, data []byte) {
+		<-ready
+		if len(data) != size {
+			done <- fmt.Errorf("echo of %d bytes, want %d", len(data), size)
+			return
+		}
+		received++
+		if received == want {
+			done <- nil
+			return
+		}
+		if chained {
+			if err := c.Send(context.Background(), wsreconnect.BinaryMessage, payload); err != nil {
+				done <- err
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var err error
+	c, err = wsreconnect.Dial(ctx, p.url("/"), wsreconnect.WithOnMessage(onMessage))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	close(ready)
+
+	// Warm up buffers and the connection (the hook reads received and
+	// want only between phases, when no echo is in flight).
+	want, chained = 16, true
+	if err := c.Send(ctx, wsreconnect.BinaryMessage, payload); err != nil {
+		b.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+
+	received, want, chained = 0, b.N, !pipelined
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	start := time.Now()
+	if pipelined {
+		go func() {
+			for i := 0; i < b.N; i++ {
+				if err := c.Send(context.Background(), wsreconnect.BinaryMessage, payload); err != nil {
+					done <- err
+					return
+				}
+			}
+		}()
+	} else if err := c.Send(context.Background(), wsreconnect.BinaryMessage, payload); err != nil {
+		b.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+	elapsed := time.Since(start)
+	cpu := cpuTime() - cpu0
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msg/s")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/msg")
 }
 
 func runEcho(b *testing.B, impl string, size int, pipelined bool) {

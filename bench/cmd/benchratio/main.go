@@ -95,6 +95,28 @@ func main() {
 		}
 	}
 
+	// The Client consuming with WithOnMessage.
+	const onMessage = "wsreconnect-onmessage"
+	fmt.Println()
+	fmt.Println("## wsreconnect with WithOnMessage / gorilla (medians)")
+	fmt.Println()
+	fmt.Println("| benchmark | unit | gorilla | wsreconnect (OnMessage) | ratio | n |")
+	fmt.Println("|---|---|---:|---:|---:|---:|")
+	for _, bench := range benches {
+		for _, u := range units {
+			g, n1, ok1 := med(bench, "gorilla", u)
+			w, n2, ok2 := med(bench, onMessage, u)
+			if !ok1 || !ok2 {
+				continue
+			}
+			ratio := "-"
+			if g != 0 {
+				ratio = fmt.Sprintf("%.2f", w/g)
+			}
+			fmt.Printf("| %s | %s | %s | %s | %s | %d |\n", bench, u, num(g), num(w), ratio, min(n1, n2))
+		}
+	}
+
 	// The Client alone.
 	fmt.Println()
 	fmt.Println("## wsreconnect alone (medians)")
@@ -136,14 +158,15 @@ func main() {
 		}
 		fmt.Printf("| %s | %s | %s |\n", name, measured, verdict)
 	}
-	ratio := func(bench, unit string) (float64, bool) {
+	ratioOf := func(impl, bench, unit string) (float64, bool) {
 		g, _, ok1 := med(bench, "gorilla", unit)
-		w, _, ok2 := med(bench, "wsreconnect", unit)
+		w, _, ok2 := med(bench, impl, unit)
 		if !ok1 || !ok2 || g == 0 {
 			return 0, false
 		}
 		return w / g, true
 	}
+	ratio := func(bench, unit string) (float64, bool) { return ratioOf("wsreconnect", bench, unit) }
 	for _, t := range []struct {
 		size string
 		min  float64
@@ -155,6 +178,18 @@ func main() {
 		for _, size := range []string{"16B", "1KiB", "64KiB"} {
 			r, ok := ratio(mode+"/size="+size, "cpu-ns/msg")
 			check(fmt.Sprintf("%s %s CPU per message <= 1.15x", mode, size), fmt.Sprintf("%.2fx", r), r <= 1.15, ok)
+		}
+	}
+	for _, mode := range []string{"Pipelined", "RoundTrip"} {
+		for _, size := range []string{"16B", "1KiB", "64KiB"} {
+			b := mode + "/size=" + size
+			if _, _, have := med(b, onMessage, "cpu-ns/msg"); !have {
+				continue
+			}
+			r, ok := ratioOf(onMessage, b, "cpu-ns/msg")
+			check(fmt.Sprintf("%s %s CPU per message with WithOnMessage <= 1.15x", mode, size), fmt.Sprintf("%.2fx", r), r <= 1.15, ok)
+			t, ok := ratioOf(onMessage, b, "msg/s")
+			check(fmt.Sprintf("%s %s throughput with WithOnMessage >= 0.90x", mode, size), fmt.Sprintf("%.2fx", t), t >= 0.90, ok)
 		}
 	}
 	for _, mode := range []string{"Pipelined", "RoundTrip"} {
