@@ -14,7 +14,9 @@
 //	typ, data, err := c.Receive(ctx)
 //
 // New starts connecting in the background and returns at once; Dial also
-// waits for the first connection. Receive blocks across reconnects. Done is
+// waits for the first connection. Receive blocks across reconnects;
+// WithOnMessage instead hands each message to a function on the client's
+// own goroutine, with no hand-off between goroutines. Done is
 // closed when the client stops for good, and Err says why: nil after Close,
 // the abort reason otherwise. State and WaitState tell where the client is;
 // Stats counts connections, disconnects by code, traffic, queued and dropped
@@ -92,9 +94,9 @@
 // heartbeat's timer callbacks. All have ended when Close returns or, after
 // an abort, when Done is closed.
 //
-// Hooks (WithOnConnect, WithOnDisconnect, WithOnDropped) and the Policy run
-// one at a time on the client's goroutine, outside locks, and may call any
-// method, Close included. A hook may run before New returns.
+// Hooks (WithOnConnect, WithOnMessage, WithOnDisconnect, WithOnDropped) and
+// the Policy run one at a time on the client's goroutine, outside locks, and
+// may call any method, Close included. A hook may run before New returns.
 //
 // # Delivery guarantees
 //

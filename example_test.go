@@ -211,3 +211,26 @@ func ExampleWithSplitter() {
 	// "fox!!"
 	// limit: 8
 }
+
+// Handle messages as a stream on the client's own goroutine: no hand-off to
+// another goroutine, the fastest way to consume.
+func ExampleWithOnMessage() {
+	url, stop := echoServer(nil)
+	defer stop()
+
+	got := make(chan string, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := wsreconnect.Dial(ctx, url, wsreconnect.WithOnMessage(func(typ wsreconnect.MessageType, data []byte) {
+		got <- fmt.Sprintf("%v %s", typ, data)
+	}))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close()
+
+	c.Send(ctx, wsreconnect.BinaryMessage, []byte("tick"))
+	fmt.Println(<-got)
+	// Output: binary tick
+}
