@@ -1,6 +1,7 @@
 package wsreconnect
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -166,6 +167,7 @@ func New(rawURL string, opts ...Option) (*Client, error) {
 	}
 	c.ctx = stopContext{c.quit}
 	c.w.queue.max = o.sendBuffer
+	c.w.queue.size = &c.stats.queued
 	c.w.limit = o.maxMessageSize
 	c.stats.limit.Store(int64(o.maxMessageSize))
 	go c.run()
@@ -254,16 +256,12 @@ func (c *Client) Send(ctx context.Context, typ MessageType, data []byte) error {
 			return err
 		}
 		if !c.w.queue.full() {
-			c.pushLocked(message{typ: typ, data: clone(data)})
+			c.w.queue.pushBack(message{typ: typ, data: bytes.Clone(data)})
 			c.unlockWrite()
 			return nil
 		}
-		room := c.roomLocked()
-		c.unlockWrite()
-		select {
-		case <-room:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := c.waitRoomLocked(ctx); err != nil {
+			return err
 		}
 	}
 }
@@ -291,7 +289,7 @@ func (c *Client) sendSplit(ctx context.Context, typ MessageType, data []byte, li
 	}
 	// The parts refer to a copy of the whole message, which is split again
 	// if the peer refuses a part.
-	whole := &message{typ: typ, data: clone(data)}
+	whole := &message{typ: typ, data: bytes.Clone(data)}
 	for {
 		if err := c.lockWrite(ctx); err != nil {
 			return err
@@ -315,7 +313,7 @@ func (c *Client) sendSplit(ctx context.Context, typ MessageType, data []byte, li
 					// The connection broke; the failed part was queued
 					// again, the rest follow it.
 					for _, rest := range parts[i+1:] {
-						c.pushLocked(message{typ: typ, data: clone(rest), origin: whole})
+						c.w.queue.pushBack(message{typ: typ, data: bytes.Clone(rest), origin: whole})
 					}
 					break
 				}
@@ -324,17 +322,13 @@ func (c *Client) sendSplit(ctx context.Context, typ MessageType, data []byte, li
 			return nil
 		case c.w.queue.len() == 0 || c.w.queue.max-c.w.queue.len() >= len(parts):
 			for _, p := range parts {
-				c.pushLocked(message{typ: typ, data: clone(p), origin: whole})
+				c.w.queue.pushBack(message{typ: typ, data: bytes.Clone(p), origin: whole})
 			}
 			c.unlockWrite()
 			return nil
 		}
-		room := c.roomLocked()
-		c.unlockWrite()
-		select {
-		case <-room:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := c.waitRoomLocked(ctx); err != nil {
+			return err
 		}
 	}
 }
@@ -356,12 +350,6 @@ func (c *Client) split(data []byte, limit int) ([][]byte, error) {
 	return parts, nil
 }
 
-// pushLocked queues m at the back.
-func (c *Client) pushLocked(m message) {
-	c.w.queue.pushBack(m)
-	c.stats.queued.Store(int64(c.w.queue.len()))
-}
-
 // writeLiveLocked writes m on the live connection. If the write fails the
 // connection is treated as lost: the message is queued again at the head,
 // unless ctx's deadline cut it.
@@ -376,9 +364,8 @@ func (c *Client) writeLiveLocked(ctx context.Context, m message) error {
 		return ctxErr
 	}
 	if c.w.mode == modeDown {
-		m.data = clone(m.data)
+		m.data = bytes.Clone(m.data)
 		c.w.queue.pushFront(m)
-		c.stats.queued.Store(int64(c.w.queue.len()))
 		return nil
 	}
 	return c.w.closedErr
@@ -587,13 +574,20 @@ func (c *Client) wakeSendersLocked() {
 	}
 }
 
-// roomLocked returns a channel closed when queue room frees or the mode
-// changes.
-func (c *Client) roomLocked() <-chan struct{} {
+// waitRoomLocked releases the write lock and waits until queue room frees
+// or the mode changes, or ctx ends.
+func (c *Client) waitRoomLocked(ctx context.Context) error {
 	if c.w.room == nil {
 		c.w.room = make(chan struct{})
 	}
-	return c.w.room
+	room := c.w.room
+	c.unlockWrite()
+	select {
+	case <-room:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // inbox returns the channel that carries received messages to Receive. It
@@ -648,7 +642,6 @@ func (c *Client) setClosedLocked(err error) {
 		c.w.discarded = append(c.w.discarded, m)
 	}
 	c.w.queue.reset()
-	c.stats.queued.Store(0)
 	c.wakeSendersLocked()
 }
 
@@ -719,11 +712,4 @@ func redactRaw(raw string) string {
 func redactURL(u *url.URL) string {
 	r := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
 	return r.String()
-}
-
-func clone(b []byte) []byte {
-	if b == nil {
-		return nil
-	}
-	return append(make([]byte, 0, len(b)), b...)
 }

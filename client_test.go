@@ -269,22 +269,7 @@ func TestTryAgainLaterWaitsForItsFloor(t *testing.T) {
 // sending small messages and fails large ones at once without dropping the
 // connection.
 func TestShrinkThenFailFast(t *testing.T) {
-	const peerLimit = 100
-	srv := newTestServer(t, func(s *testServer) {
-		s.handle = func(n int, ws *websocket.Conn) {
-			for {
-				_, data, err := ws.ReadMessage()
-				if err != nil {
-					return
-				}
-				if len(data) > peerLimit {
-					closeWith(ws, 1009, "too big")
-					return
-				}
-				s.record(data)
-			}
-		}
-	})
+	srv := limitServer(t, 100, func(int) string { return "too big" })
 	hookSawLimit := make(chan error, 1)
 	hook := newRecvHook()
 	ref := newClientRef()
@@ -322,6 +307,22 @@ func TestShrinkThenFailFast(t *testing.T) {
 // gatedServer refuses handshakes with 503 until open is set, then records
 // what it reads.
 func gatedServer(t *testing.T, open *atomic.Bool) *testServer {
+	var srv *testServer
+	srv = gatedServerWith(t, open, func(_ int, ws *websocket.Conn) {
+		for {
+			_, data, err := ws.ReadMessage()
+			if err != nil {
+				return
+			}
+			srv.record(data)
+		}
+	})
+	return srv
+}
+
+// gatedServerWith refuses handshakes with 503 until open is set, then runs
+// handle on each connection.
+func gatedServerWith(t *testing.T, open *atomic.Bool, handle func(n int, ws *websocket.Conn)) *testServer {
 	return newTestServer(t, func(s *testServer) {
 		s.refuse = func(n int, w http.ResponseWriter) bool {
 			if open.Load() {
@@ -330,15 +331,7 @@ func gatedServer(t *testing.T, open *atomic.Bool) *testServer {
 			http.Error(w, "down", http.StatusServiceUnavailable)
 			return true
 		}
-		s.handle = func(_ int, ws *websocket.Conn) {
-			for {
-				_, data, err := ws.ReadMessage()
-				if err != nil {
-					return
-				}
-				s.record(data)
-			}
-		}
+		s.handle = handle
 	})
 }
 
@@ -927,18 +920,9 @@ func TestBadURLErrorHidesSecrets(t *testing.T) {
 // must see the 1008 (and abort), not a mere drop.
 func TestCloseFrameWinsOverFailedFlush(t *testing.T) {
 	var open atomic.Bool
-	srv := newTestServer(t, func(s *testServer) {
-		s.refuse = func(_ int, w http.ResponseWriter) bool {
-			if open.Load() {
-				return false
-			}
-			http.Error(w, "down", http.StatusServiceUnavailable)
-			return true
-		}
-		s.handle = func(_ int, ws *websocket.Conn) {
-			ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(1008, "no"), time.Now().Add(time.Second))
-			drop(ws)
-		}
+	srv := gatedServerWith(t, &open, func(_ int, ws *websocket.Conn) {
+		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(1008, "no"), time.Now().Add(time.Second))
+		drop(ws)
 	})
 	var codes []CloseCode
 	c, err := New(srv.url(), testOptions(WithOnDisconnect(func(d Disconnect, a Action) {
@@ -965,16 +949,7 @@ func TestCloseFrameWinsOverFailedFlush(t *testing.T) {
 func TestStalledPeerDuringFlush(t *testing.T) {
 	var open atomic.Bool
 	release := make(chan struct{})
-	srv := newTestServer(t, func(s *testServer) {
-		s.refuse = func(_ int, w http.ResponseWriter) bool {
-			if open.Load() {
-				return false
-			}
-			http.Error(w, "down", http.StatusServiceUnavailable)
-			return true
-		}
-		s.handle = func(_ int, ws *websocket.Conn) { <-release }
-	})
+	srv := gatedServerWith(t, &open, func(_ int, ws *websocket.Conn) { <-release })
 	defer close(release)
 	hook := newRecvHook()
 	c, err := New(srv.url(), testOptions(hook.option(), WithHeartbeat(50*time.Millisecond, 100*time.Millisecond))...)

@@ -85,6 +85,24 @@ func defaultOptions() options {
 	}
 }
 
+// nonNegative sets *dst to d, or reports a negative d for option name.
+func nonNegative(name string, d time.Duration, dst *time.Duration) error {
+	if d < 0 {
+		return fmt.Errorf("%s: negative duration %s", name, d)
+	}
+	*dst = d
+	return nil
+}
+
+// positive sets *dst to d, or reports a d that is not positive.
+func positive(name string, d time.Duration, dst *time.Duration) error {
+	if d <= 0 {
+		return fmt.Errorf("%s: duration must be positive, got %s", name, d)
+	}
+	*dst = d
+	return nil
+}
+
 // NewDefaultBackoff returns the backoff a Client uses unless WithBackoff
 // replaces it: exponential from 1 s, multiplier 1.6, capped at 60 s, with
 // ±50% jitter on every step including the first, and no elapsed-time limit
@@ -191,13 +209,7 @@ func WithHeartbeat(interval, timeout time.Duration) Option {
 // WithHandshakeTimeout bounds one connection attempt: TCP connect, TLS and
 // the HTTP upgrade. Default: 10 s.
 func WithHandshakeTimeout(d time.Duration) Option {
-	return func(o *options) error {
-		if d <= 0 {
-			return fmt.Errorf("WithHandshakeTimeout: duration must be positive, got %s", d)
-		}
-		o.handshakeTimeout = d
-		return nil
-	}
+	return func(o *options) error { return positive("WithHandshakeTimeout", d, &o.handshakeTimeout) }
 }
 
 // WithDialer sets the gorilla dialer used for every attempt: TLS config,
@@ -335,25 +347,13 @@ func WithLogger(l *slog.Logger) Option {
 // backoff is reset and Disconnect.Attempt starts again from 1. A server that
 // accepts and then closes at once is thus not hammered. Default: 5 s.
 func WithStableAfter(d time.Duration) Option {
-	return func(o *options) error {
-		if d < 0 {
-			return fmt.Errorf("WithStableAfter: negative duration %s", d)
-		}
-		o.stableAfter = d
-		return nil
-	}
+	return func(o *options) error { return nonNegative("WithStableAfter", d, &o.stableAfter) }
 }
 
 // WithCloseTimeout bounds how long Close waits for the peer to answer the
 // close frame before it drops the connection. Default: 5 s.
 func WithCloseTimeout(d time.Duration) Option {
-	return func(o *options) error {
-		if d <= 0 {
-			return fmt.Errorf("WithCloseTimeout: duration must be positive, got %s", d)
-		}
-		o.closeTimeout = d
-		return nil
-	}
+	return func(o *options) error { return positive("WithCloseTimeout", d, &o.closeTimeout) }
 }
 
 // WithRestartDelay sets the typical wait after a 1012 (service restart): the
@@ -362,13 +362,7 @@ func WithCloseTimeout(d time.Duration) Option {
 // answering 1012 without staying up gets the ordinary backoff. 0 makes 1012
 // use the ordinary backoff. Default: 500 ms.
 func WithRestartDelay(d time.Duration) Option {
-	return func(o *options) error {
-		if d < 0 {
-			return fmt.Errorf("WithRestartDelay: negative duration %s", d)
-		}
-		o.restartDelay = d
-		return nil
-	}
+	return func(o *options) error { return nonNegative("WithRestartDelay", d, &o.restartDelay) }
 }
 
 // WithReconnectBudget bounds how long the client keeps trying to get a
@@ -376,13 +370,7 @@ func WithRestartDelay(d time.Duration) Option {
 // an error wrapping ErrReconnectBudget and the last disconnect's error.
 // Default: 0, no budget (the client never gives up on its own).
 func WithReconnectBudget(d time.Duration) Option {
-	return func(o *options) error {
-		if d < 0 {
-			return fmt.Errorf("WithReconnectBudget: negative duration %s", d)
-		}
-		o.budget = d
-		return nil
-	}
+	return func(o *options) error { return nonNegative("WithReconnectBudget", d, &o.budget) }
 }
 
 // WithHeaderFunc sets a function called before every connection attempt for

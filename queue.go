@@ -1,5 +1,7 @@
 package wsreconnect
 
+import "sync/atomic"
+
 // message is one WebSocket data message. A part made by the splitter
 // points to the whole message it came from, so that a refused part leads to
 // the whole being split again rather than the part being split further.
@@ -23,6 +25,15 @@ type queue struct {
 	head int
 	n    int
 	max  int
+
+	size *atomic.Int64 // if set, mirrors n for readers without the lock (Stats)
+}
+
+// publish mirrors the length into size after a change.
+func (q *queue) publish() {
+	if q.size != nil {
+		q.size.Store(int64(q.n))
+	}
 }
 
 func (q *queue) len() int   { return q.n }
@@ -51,6 +62,7 @@ func (q *queue) pushBack(m message) {
 	q.makeRoom(q.max)
 	q.buf[(q.head+q.n)%len(q.buf)] = m
 	q.n++
+	q.publish()
 }
 
 // pushFront puts m ahead of every queued message. It may exceed max by the
@@ -60,6 +72,7 @@ func (q *queue) pushFront(m message) {
 	q.head = (q.head - 1 + len(q.buf)) % len(q.buf)
 	q.buf[q.head] = m
 	q.n++
+	q.publish()
 }
 
 // peek returns the oldest message; the queue must not be empty.
@@ -73,9 +86,11 @@ func (q *queue) popFront() {
 	if q.n == 0 {
 		q.head = 0
 	}
+	q.publish()
 }
 
 // reset drops every message and releases the storage.
 func (q *queue) reset() {
 	q.buf, q.head, q.n = nil, 0, 0
+	q.publish()
 }

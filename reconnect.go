@@ -147,8 +147,7 @@ func (c *Client) prepareQueue() (dropped []message, err error) {
 	if c.w.limit == 0 {
 		return nil, nil
 	}
-	var kept queue
-	kept.max = c.w.queue.max
+	kept := queue{max: c.w.queue.max, size: c.w.queue.size}
 	for c.w.queue.len() > 0 {
 		m := c.w.queue.peek()
 		if c.checkLimitLocked(len(m.data)) == nil {
@@ -166,7 +165,7 @@ func (c *Client) prepareQueue() (dropped []message, err error) {
 		}
 	}
 	c.w.queue = kept
-	c.stats.queued.Store(int64(kept.len()))
+	c.w.queue.publish()
 	return dropped, nil
 }
 
@@ -192,10 +191,8 @@ func (c *Client) flush(l *link) {
 			return
 		}
 		c.w.queue.popFront()
-		c.stats.queued.Store(int64(c.w.queue.len()))
 	}
 	c.w.queue.reset()
-	c.stats.queued.Store(0)
 	c.w.mode = modeUp
 	c.w.link = l
 	c.wakeSendersLocked()
@@ -233,7 +230,6 @@ func (c *Client) requeueSplitLocked(whole message) bool {
 	for i := len(parts) - 1; i >= 0; i-- {
 		c.w.queue.pushFront(message{typ: whole.typ, data: parts[i], origin: origin})
 	}
-	c.stats.queued.Store(int64(c.w.queue.len()))
 	return true
 }
 
@@ -243,6 +239,10 @@ func (c *Client) serve(l *link) Disconnect {
 	l.startHeartbeat(c.opts.pingInterval, c.opts.pongTimeout)
 	l.flushing.Add(1)
 	go c.flush(l)
+	var inbox chan received
+	if c.opts.onMessage == nil {
+		inbox = c.inbox()
+	}
 	for {
 		typ, data, err := l.read(c.opts.readLimit)
 		if err != nil {
@@ -276,7 +276,6 @@ func (c *Client) serve(l *link) Disconnect {
 			continue
 		}
 		m := received{typ: MessageType(typ), data: data}
-		inbox := c.inbox()
 		select {
 		case inbox <- m:
 			continue
@@ -443,7 +442,6 @@ func (c *Client) shrink(sv *supervisor, d *Disconnect) (dropped []message) {
 			d.Refused = d.refused.data
 			c.wlock <- struct{}{}
 			c.w.queue.pushFront(*d.refused)
-			c.stats.queued.Store(int64(c.w.queue.len()))
 			c.unlockWrite()
 		}
 		return nil
