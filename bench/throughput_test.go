@@ -86,30 +86,20 @@ func dialEcho(b *testing.B, impl, url string) echoConn {
 // BenchmarkPipelined: one goroutine sends b.N messages while the benchmark
 // goroutine receives the b.N echoes. One op is one message sent and its echo
 // received; MB/s counts the payload once.
-func BenchmarkPipelined(b *testing.B) {
-	for _, sz := range sizes {
-		for _, impl := range echoImpls {
-			b.Run(fmt.Sprintf("impl=%s/size=%s", impl, sz.name), func(b *testing.B) {
-				if impl == "wsreconnect-onmessage" {
-					runEchoOnMessage(b, sz.n, true)
-					return
-				}
-				runEcho(b, impl, sz.n, true)
-			})
-		}
-	}
-}
+func BenchmarkPipelined(b *testing.B) { benchEcho(b, true) }
 
 // BenchmarkRoundTrip: send one message, wait for its echo, repeat.
-func BenchmarkRoundTrip(b *testing.B) {
+func BenchmarkRoundTrip(b *testing.B) { benchEcho(b, false) }
+
+func benchEcho(b *testing.B, pipelined bool) {
 	for _, sz := range sizes {
 		for _, impl := range echoImpls {
 			b.Run(fmt.Sprintf("impl=%s/size=%s", impl, sz.name), func(b *testing.B) {
 				if impl == "wsreconnect-onmessage" {
-					runEchoOnMessage(b, sz.n, false)
+					runEchoOnMessage(b, sz.n, pipelined)
 					return
 				}
-				runEcho(b, impl, sz.n, false)
+				runEcho(b, impl, sz.n, pipelined)
 			})
 		}
 	}

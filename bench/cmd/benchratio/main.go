@@ -75,47 +75,31 @@ func main() {
 	}
 
 	// Side by side.
-	fmt.Println("## wsreconnect / gorilla (medians)")
-	fmt.Println()
-	fmt.Println("| benchmark | unit | gorilla | wsreconnect | ratio | n |")
-	fmt.Println("|---|---|---:|---:|---:|---:|")
 	units := []string{"msg/s", "MB/s", "ns/op", "cpu-ns/msg", "allocs/op", "B/op", "B/client", "heap-B/client", "stack-B/client", "sys-B/client", "goroutines/client"}
-	for _, bench := range benches {
-		for _, u := range units {
-			g, n1, ok1 := med(bench, "gorilla", u)
-			w, n2, ok2 := med(bench, "wsreconnect", u)
-			if !ok1 || !ok2 {
-				continue
+	sideBySide := func(impl, title, column string) {
+		fmt.Println("## " + title + " (medians)")
+		fmt.Println()
+		fmt.Printf("| benchmark | unit | gorilla | %s | ratio | n |\n", column)
+		fmt.Println("|---|---|---:|---:|---:|---:|")
+		for _, bench := range benches {
+			for _, u := range units {
+				g, n1, ok1 := med(bench, "gorilla", u)
+				w, n2, ok2 := med(bench, impl, u)
+				if !ok1 || !ok2 {
+					continue
+				}
+				ratio := "-"
+				if g != 0 {
+					ratio = fmt.Sprintf("%.2f", w/g)
+				}
+				fmt.Printf("| %s | %s | %s | %s | %s | %d |\n", bench, u, num(g), num(w), ratio, min(n1, n2))
 			}
-			ratio := "-"
-			if g != 0 {
-				ratio = fmt.Sprintf("%.2f", w/g)
-			}
-			fmt.Printf("| %s | %s | %s | %s | %s | %d |\n", bench, u, num(g), num(w), ratio, min(n1, n2))
 		}
 	}
-
-	// The Client consuming with WithOnMessage.
 	const onMessage = "wsreconnect-onmessage"
+	sideBySide("wsreconnect", "wsreconnect / gorilla", "wsreconnect")
 	fmt.Println()
-	fmt.Println("## wsreconnect with WithOnMessage / gorilla (medians)")
-	fmt.Println()
-	fmt.Println("| benchmark | unit | gorilla | wsreconnect (OnMessage) | ratio | n |")
-	fmt.Println("|---|---|---:|---:|---:|---:|")
-	for _, bench := range benches {
-		for _, u := range units {
-			g, n1, ok1 := med(bench, "gorilla", u)
-			w, n2, ok2 := med(bench, onMessage, u)
-			if !ok1 || !ok2 {
-				continue
-			}
-			ratio := "-"
-			if g != 0 {
-				ratio = fmt.Sprintf("%.2f", w/g)
-			}
-			fmt.Printf("| %s | %s | %s | %s | %s | %d |\n", bench, u, num(g), num(w), ratio, min(n1, n2))
-		}
-	}
+	sideBySide(onMessage, "wsreconnect with WithOnMessage / gorilla", "wsreconnect (OnMessage)")
 
 	// The Client alone.
 	fmt.Println()
