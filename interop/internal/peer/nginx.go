@@ -93,7 +93,7 @@ type Nginx struct {
 	prefix string
 	bin    string
 	cmd    *exec.Cmd
-	exited chan struct{}
+	exited <-chan struct{}
 	logs   logBuffer
 	// statsAddr is where the upstream's /stats is read (the upstream itself,
 	// not through nginx).
@@ -153,15 +153,10 @@ func (n *Nginx) start() error {
 	// Its own process group, so that the workers go too if the master has to
 	// be killed.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	exited, waitErr, err := startWatched(cmd)
+	if err != nil {
 		return err
 	}
-	exited := make(chan struct{})
-	var waitErr error
-	go func() {
-		waitErr = cmd.Wait()
-		close(exited)
-	}()
 	n.cmd, n.exited = cmd, exited
 
 	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
@@ -177,7 +172,7 @@ func (n *Nginx) start() error {
 	case <-exited:
 		cancel()
 		<-ready
-		return fmt.Errorf("nginx exited: %v", waitErr)
+		return fmt.Errorf("nginx exited: %v", waitErr())
 	}
 }
 

@@ -38,7 +38,7 @@ type Process struct {
 	mu   sync.Mutex // guards cmd and exited
 	cmd  *exec.Cmd
 	// exited is closed when the current child has been waited for.
-	exited chan struct{}
+	exited <-chan struct{}
 }
 
 // NodeOptions tune a Node peer.
@@ -234,6 +234,21 @@ func (p *Process) start(t testing.TB) {
 	}
 }
 
+// startWatched starts cmd and waits for it in the background: exited is
+// closed once it has been waited for, and waitErr then gives Wait's result.
+func startWatched(cmd *exec.Cmd) (exited <-chan struct{}, waitErr func() error, err error) {
+	if err := cmd.Start(); err != nil {
+		return nil, nil, err
+	}
+	done := make(chan struct{})
+	var werr error
+	go func() {
+		werr = cmd.Wait()
+		close(done)
+	}()
+	return done, func() error { <-done; return werr }, nil
+}
+
 func (p *Process) startOnce(deadline time.Time) error {
 	argv := p.argv(p.Port)
 	cmd := exec.Command(argv[0], argv[1:]...)
@@ -243,15 +258,10 @@ func (p *Process) startOnce(deadline time.Time) error {
 	cmd.Stdout = &firstLine{log: &p.logs, line: lines}
 	cmd.Stderr = &p.logs
 	cmd.WaitDelay = 2 * time.Second
-	if err := cmd.Start(); err != nil {
+	exited, waitErr, err := startWatched(cmd)
+	if err != nil {
 		return err
 	}
-	exited := make(chan struct{})
-	var waitErr error
-	go func() {
-		waitErr = cmd.Wait()
-		close(exited)
-	}()
 	p.mu.Lock()
 	p.cmd, p.exited = cmd, exited
 	p.mu.Unlock()
@@ -271,7 +281,7 @@ func (p *Process) startOnce(deadline time.Time) error {
 		}
 		p.Port = port
 	case <-exited:
-		return fmt.Errorf("exited before listening: %v", waitErr)
+		return fmt.Errorf("exited before listening: %v", waitErr())
 	case <-timer.C:
 		p.stop(syscall.SIGKILL)
 		return errors.New("no port printed before the start deadline")
