@@ -87,24 +87,20 @@ const (
 // or handing it to another goroutine. Received messages are read by the
 // client's own goroutine and handed to Receive in order.
 //
-// A Client runs one goroutine for its whole life (it reads and decides),
-// plus short-lived ones for each dial, for writing the queue after a
-// reconnect, and for the heartbeat's timer callbacks. All of them have
-// ended when Close returns or, after an abort, when Done is closed.
+// A Client runs one goroutine for its whole life: it dials, reads, decides
+// and runs every hook. Short-lived goroutines help it (each dial, the
+// writing of the queue after a reconnect, the heartbeat's timer callbacks).
+// All of them have ended when Done is closed, and Close called from
+// outside a hook returns only then.
 type Client struct {
 	urls   []string // endpoints: the URL given to New, then WithURLs
 	opts   options
 	logger *slog.Logger
 	stats  counters
 
-	ctx        context.Context // done by Close and when the client stops (a stopContext)
-	quit       chan struct{}   // closed by Close, or when the client stops
-	quitOnce   sync.Once
-	userClosed atomic.Bool   // Close was called
-	done       chan struct{} // closed when the client's goroutine has ended
-	once       sync.Once
+	lifecycle // see lifecycle.go
 
-	recv atomic.Pointer[chan received] // made on first use, see inbox
+	in inbox // received messages waiting for Receive
 
 	// wlock is the write lock: a channel so that waiting for it can respect
 	// a context. It guards w.
@@ -120,13 +116,10 @@ type Client struct {
 	}
 	cur atomic.Pointer[link] // the connection the client's goroutine works on, for Close when a write is stuck
 
-	mu        sync.Mutex
-	state     State
-	stateCh   chan struct{} // made by WaitState; closed on the next state change
-	err       error         // the abort reason
-	inHandler bool          // a hook is running on the client's goroutine
-	inMessage atomic.Bool   // the OnMessage hook is running
-	handlerCh chan struct{} // made by a waiting Close; closed when a hook starts
+	mu      sync.Mutex
+	state   State
+	stateCh chan struct{} // made by WaitState; closed on the next state change
+	err     error         // the abort reason
 }
 
 // New checks url and the options and returns a Client that connects in the
@@ -161,11 +154,9 @@ func New(rawURL string, opts ...Option) (*Client, error) {
 		urls:   append([]string{rawURL}, o.urls...),
 		opts:   o,
 		logger: o.logger,
-		quit:   make(chan struct{}),
-		done:   make(chan struct{}),
 		wlock:  make(chan struct{}, 1),
 	}
-	c.ctx = stopContext{c.quit}
+	c.lifecycle.init()
 	c.w.queue.max = o.sendBuffer
 	c.w.queue.size = &c.stats.queued
 	c.w.limit = o.maxMessageSize
@@ -192,22 +183,36 @@ func checkURL(raw string) error {
 	return nil
 }
 
-// Dial is New followed by waiting for the first connection. If ctx ends
-// first, or the policy aborts, the client is closed and Dial returns the
-// reason (ctx's error, or the abort reason as Err would give it).
+// Dial is New followed by waiting for the first connection: it returns the
+// client once a connection came up (the OnConnect hook returned nil), even
+// if that connection is gone again by then. If ctx ends first, or the
+// client aborts first, the client is closed and Dial returns the reason
+// (the abort reason as Err gives it, or else ctx's error).
 func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 	c, err := New(rawURL, opts...)
 	if err != nil {
 		return nil, err
 	}
-	if err := c.WaitState(ctx, StateConnected); err != nil {
-		c.Close()
-		if reason := c.Err(); reason != nil {
-			return nil, reason
-		}
-		return nil, err
+	select {
+	case <-c.up:
+	case <-c.done:
+	case <-ctx.Done():
 	}
-	return c, nil
+	c.mu.Lock()
+	reason := c.err
+	c.mu.Unlock()
+	select {
+	case <-c.up:
+		if reason == nil {
+			return c, nil
+		}
+	default:
+	}
+	c.Close()
+	if reason != nil {
+		return nil, reason
+	}
+	return nil, ctx.Err()
 }
 
 // Send writes a data message. typ is TextMessage or BinaryMessage.
@@ -215,25 +220,32 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 // When the client is connected, Send writes data on the connection and
 // returns nil once it is written; it does not keep data after it returns.
 // ctx bounds the wait for the write lock and, if it has a deadline, the
-// write itself (a write cut by the deadline breaks the connection, which is
-// then reconnected; that message is not written again).
+// write itself: a write cut by the deadline breaks the connection, which is
+// then reconnected, and Send returns ctx's error (that message is not
+// written again; the peer may have seen part of it).
 //
 // While the client is disconnected, Send copies the message into a bounded
 // FIFO queue (WithSendBuffer) and returns nil; queued messages are written
 // in order after the next connection is up and the OnConnect hook has run.
 // When the queue is full Send blocks until there is room or ctx ends; if ctx
 // ends first Send returns ctx's error and the message is never written. A
-// message whose write fails because the connection broke is queued again
+// Send whose ctx has already ended writes nothing and returns ctx's error.
+// A message whose write fails because the connection broke is queued again
 // at the head, so it is written after the reconnect.
 //
-// A message larger than the outbound limit fails with ErrMessageTooBig; the
-// limit is checked again when a queued message is written, and a queued
-// message over a limit learned meanwhile is dropped. After Close or an
-// abort Send returns an error wrapping ErrClosed (and the abort reason).
+// A message larger than the outbound limit fails with ErrMessageTooBig, or,
+// with WithSplitter, goes out as the parts the splitter makes, together and
+// in order on one connection. The limit is checked again when a queued
+// message is written: a queued message over a limit learned meanwhile is
+// split again or dropped. Text must be valid UTF-8, every part of it too
+// (see WithoutUTF8Check). After Close or an abort Send returns an error
+// wrapping ErrClosed (and the abort reason). Called from a hook, Send never
+// waits for queue room: it returns ErrWouldBlock.
 func (c *Client) Send(ctx context.Context, typ MessageType, data []byte) error {
 	if err := c.checkMessage(typ, data); err != nil {
 		return err
 	}
+	m := message{typ: typ, data: data}
 	for {
 		if err := c.lockWrite(ctx); err != nil {
 			return err
@@ -243,20 +255,32 @@ func (c *Client) Send(ctx context.Context, typ MessageType, data []byte) error {
 			c.unlockWrite()
 			return err
 		}
-		if limit := c.w.limit; limit > 0 && len(data) > limit {
+		if err := ctx.Err(); err != nil {
+			c.unlockWrite()
+			return err
+		}
+		if limit := c.w.limit; !m.fits(limit) {
 			c.unlockWrite()
 			if c.opts.splitter == nil {
 				return tooBig(len(data), limit)
 			}
-			return c.sendSplit(ctx, typ, data, limit)
+			split, err := c.split(typ, data, limit)
+			if err != nil {
+				return err
+			}
+			m = split
+			continue // the limit may have changed meanwhile: check again
 		}
 		if c.w.mode == modeUp {
-			err := c.writeLiveLocked(ctx, message{typ: typ, data: data})
+			err := c.writeLiveLocked(ctx, m)
 			c.unlockWrite()
 			return err
 		}
 		if !c.w.queue.full() {
-			c.w.queue.pushBack(message{typ: typ, data: bytes.Clone(data)})
+			if !m.owned {
+				m.data, m.owned = bytes.Clone(data), true
+			}
+			c.w.queue.pushBack(m)
 			c.unlockWrite()
 			return nil
 		}
@@ -280,79 +304,32 @@ func tooBig(n, limit int) error {
 	return fmt.Errorf("%w: %d bytes, limit %d", ErrMessageTooBig, n, limit)
 }
 
-// sendSplit sends data, larger than limit, as the parts the splitter makes.
-// The parts go out together: no other message is written between them.
-func (c *Client) sendSplit(ctx context.Context, typ MessageType, data []byte, limit int) error {
-	parts, err := c.split(data, limit)
+// split makes a message of a copy of data, cut by the splitter into parts
+// of at most limit bytes, and checks them: each part of a text message must
+// be valid UTF-8 on its own.
+func (c *Client) split(typ MessageType, data []byte, limit int) (message, error) {
+	whole := bytes.Clone(data)
+	parts, err := c.opts.splitter(whole, limit)
 	if err != nil {
-		return err
-	}
-	// The parts refer to a copy of the whole message, which is split again
-	// if the peer refuses a part.
-	whole := &message{typ: typ, data: bytes.Clone(data)}
-	for {
-		if err := c.lockWrite(ctx); err != nil {
-			return err
-		}
-		switch {
-		case c.w.mode == modeClosed:
-			err := c.w.closedErr
-			c.unlockWrite()
-			return err
-		case c.w.limit != limit:
-			// The limit changed while the parts were made: start again.
-			c.unlockWrite()
-			return c.Send(ctx, typ, data)
-		case c.w.mode == modeUp:
-			for i, p := range parts {
-				if err := c.writeLiveLocked(ctx, message{typ: typ, data: p, origin: whole}); err != nil {
-					c.unlockWrite()
-					return err
-				}
-				if c.w.mode != modeUp {
-					// The connection broke; the failed part was queued
-					// again, the rest follow it.
-					for _, rest := range parts[i+1:] {
-						c.w.queue.pushBack(message{typ: typ, data: bytes.Clone(rest), origin: whole})
-					}
-					break
-				}
-			}
-			c.unlockWrite()
-			return nil
-		case c.w.queue.len() == 0 || c.w.queue.max-c.w.queue.len() >= len(parts):
-			for _, p := range parts {
-				c.w.queue.pushBack(message{typ: typ, data: bytes.Clone(p), origin: whole})
-			}
-			c.unlockWrite()
-			return nil
-		}
-		if err := c.waitRoomLocked(ctx); err != nil {
-			return err
-		}
-	}
-}
-
-// split runs the splitter and checks its result.
-func (c *Client) split(data []byte, limit int) ([][]byte, error) {
-	parts, err := c.opts.splitter(data, limit)
-	if err != nil {
-		return nil, fmt.Errorf("wsreconnect: splitter: %w", err)
+		return message{}, fmt.Errorf("wsreconnect: splitter: %w", err)
 	}
 	if len(parts) == 0 {
-		return nil, errors.New("wsreconnect: splitter returned no parts")
+		return message{}, errors.New("wsreconnect: splitter returned no parts")
 	}
 	for _, p := range parts {
 		if len(p) > limit {
-			return nil, fmt.Errorf("wsreconnect: splitter returned a part of %d bytes: %w", len(p), tooBig(len(p), limit))
+			return message{}, fmt.Errorf("wsreconnect: splitter returned a part of %d bytes: %w", len(p), tooBig(len(p), limit))
+		}
+		if typ == TextMessage && !c.opts.skipUTF8Check && !utf8.Valid(p) {
+			return message{}, fmt.Errorf("wsreconnect: splitter cut a text message inside a character: %w", ErrInvalidUTF8)
 		}
 	}
-	return parts, nil
+	return message{typ: typ, data: whole, parts: parts, owned: true}, nil
 }
 
 // writeLiveLocked writes m on the live connection. If the write fails the
 // connection is treated as lost: the message is queued again at the head,
-// unless ctx's deadline cut it.
+// whole, unless ctx's deadline cut it.
 func (c *Client) writeLiveLocked(ctx context.Context, m message) error {
 	l := c.w.link
 	err := c.writeLocked(ctx, l, m)
@@ -364,94 +341,134 @@ func (c *Client) writeLiveLocked(ctx context.Context, m message) error {
 		return ctxErr
 	}
 	if c.w.mode == modeDown {
-		m.data = bytes.Clone(m.data)
+		if !m.owned {
+			m.data, m.owned = bytes.Clone(m.data), true
+		}
 		c.w.queue.pushFront(m)
 		return nil
 	}
 	return c.w.closedErr
 }
 
-// writeLocked writes one message on l and counts it; the caller holds the
-// write lock.
+// writeLocked writes m, all its parts in order, on l and counts it; the
+// caller holds the write lock.
 func (c *Client) writeLocked(ctx context.Context, l *link, m message) error {
-	if err := l.write(ctx, m); err != nil {
-		return err
+	if m.parts == nil {
+		return c.writeFrameLocked(ctx, l, m, m.data)
 	}
-	c.stats.messagesOut.Add(1)
-	c.stats.bytesOut.Add(int64(len(m.data)))
+	for _, p := range m.parts {
+		if err := c.writeFrameLocked(ctx, l, m, p); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
-func (c *Client) checkLimitLocked(n int) error {
-	if c.w.limit > 0 && n > c.w.limit {
-		return tooBig(n, c.w.limit)
+// writeFrameLocked writes data, m or one of its parts, on l.
+func (c *Client) writeFrameLocked(ctx context.Context, l *link, m message, data []byte) error {
+	record, err := l.write(ctx, m.typ, data)
+	if err != nil {
+		return err
 	}
+	if record {
+		l.record(m)
+	}
+	c.stats.messagesOut.Add(1)
+	c.stats.bytesOut.Add(int64(len(data)))
 	return nil
 }
 
 // Receive returns the next message from the peer. It blocks across
 // reconnects until a message arrives or ctx ends. With WithOnMessage set,
-// messages go to that hook and Receive only reports the end. After an abort it returns
-// the messages that had already arrived, then an error wrapping ErrClosed
-// and the abort reason; after Close it returns ErrClosed.
+// messages go to that hook and Receive only reports the end. After an
+// abort it returns the messages that had already arrived, then an error
+// wrapping ErrClosed and the abort reason, without waiting for Done; after
+// Close it returns ErrClosed. Called from a hook with nothing buffered, it
+// returns ErrWouldBlock (or, after an abort, the reason) at once.
 func (c *Client) Receive(ctx context.Context) (MessageType, []byte, error) {
-	if c.userClosed.Load() {
+	if c.closing.Load() {
 		return 0, nil, ErrClosed
 	}
-	inbox := c.inbox()
+	inbox := c.in.channel(c.opts.receiveBuffer)
 	select {
 	case m := <-inbox: // fast path: no select over several channels
 		return m.typ, m.data, nil
 	default:
+	}
+	if m, ok := c.in.take(); ok {
+		return m.typ, m.data, nil
+	}
+	if c.inOwnHook() {
+		if c.ctx.Err() != nil {
+			return c.receiveStopped(inbox)
+		}
+		return 0, nil, ErrWouldBlock
 	}
 	select {
 	case m := <-inbox:
 		return m.typ, m.data, nil
 	case <-ctx.Done():
 		return 0, nil, ctx.Err()
-	case <-c.quit:
-		if c.userClosed.Load() {
-			return 0, nil, ErrClosed
-		}
-		// Aborted: what already arrived, then the reason.
-		<-c.done
-		select {
-		case m := <-inbox:
-			return m.typ, m.data, nil
-		default:
-			return 0, nil, closedError(c.Err())
-		}
+	case <-c.ctx.Done():
+		return c.receiveStopped(inbox)
 	}
 }
 
+// receiveStopped is Receive once the client stopped. After an abort no
+// message arrives any more: what already arrived comes first, then the
+// reason.
+func (c *Client) receiveStopped(inbox chan received) (MessageType, []byte, error) {
+	if c.closing.Load() {
+		return 0, nil, ErrClosed
+	}
+	select {
+	case m := <-inbox:
+		return m.typ, m.data, nil
+	default:
+	}
+	if m, ok := c.in.take(); ok {
+		return m.typ, m.data, nil
+	}
+	return 0, nil, closedError(c.Err())
+}
+
 // Close stops the client: it stops any reconnection in progress at once
-// (also in the middle of a backoff delay), sends a 1000 close frame on a
-// live connection and waits up to the close timeout (WithCloseTimeout,
-// default 5 s) for the peer's answer. Messages still queued are discarded.
-// Close returns after every goroutine of the client has ended. The one
-// exception is a hook (or the policy) running at that moment, which Close
-// cannot wait for since it may be the caller: then Close returns at once
-// and the client's goroutine ends as soon as the hook returns (after
-// closing the connection an OnConnect hook had). Close may be called more
-// than once; it always returns nil.
+// (also in the middle of a backoff delay or a handshake), sends a 1000 close
+// frame on a live connection and waits up to the close timeout
+// (WithCloseTimeout, default 5 s) for the peer's answer; if a write holds
+// the connection that long, it drops the connection instead. Messages still
+// queued are discarded and reported to the OnDropped hook.
+//
+// Called from any goroutine other than the client's, Close returns after
+// Done is closed: no hook is running and none will start. Called from a hook
+// (on the client's goroutine), it cannot wait for the hook that called it:
+// it returns at once, and the client stops as soon as the hook returns. A
+// hook must therefore not wait for another goroutine that calls Close. A
+// header func (WithHeaderFunc) is not waited for: its ctx is canceled and
+// its result discarded. Close may be called more than once and always
+// returns nil.
 func (c *Client) Close() error {
-	c.once.Do(func() {
-		c.userClosed.Store(true)
-		c.stop()
+	if c.closing.CompareAndSwap(false, true) {
+		c.cancel()
 		c.closeLive()
-	})
-	c.waitStopped()
+	}
+	if c.inOwnHook() {
+		return nil
+	}
+	<-c.done
 	return nil
 }
 
-// closeLive starts the closing handshake on the live connection, if any.
+// closeLive starts the closing handshake on the live connection, if any,
+// and discards the queue.
 func (c *Client) closeLive() {
 	timer := time.NewTimer(c.opts.closeTimeout)
 	defer timer.Stop()
 	select {
 	case c.wlock <- struct{}{}:
 	case <-timer.C:
-		// A write is stuck: drop the connection to unblock it.
+		// A write is stuck: drop the connection to unblock it. The
+		// client's goroutine discards the queue when it stops.
 		if l := c.cur.Load(); l != nil {
 			l.fail(ErrClosed)
 		}
@@ -465,29 +482,8 @@ func (c *Client) closeLive() {
 	}
 }
 
-// waitStopped waits for the client's goroutine to end, or for it to be
-// inside a hook (which may be the caller itself).
-func (c *Client) waitStopped() {
-	for {
-		c.mu.Lock()
-		in := c.inHandler || c.inMessage.Load()
-		if c.handlerCh == nil {
-			c.handlerCh = make(chan struct{})
-		}
-		started := c.handlerCh
-		c.mu.Unlock()
-		if in {
-			return
-		}
-		select {
-		case <-c.done:
-			return
-		case <-started:
-		}
-	}
-}
-
-// State returns the client's current state.
+// State returns the client's current state. Inside OnDisconnect it is the
+// state the decision leads to: StateWaiting, or StateClosed for an abort.
 func (c *Client) State() State {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -498,7 +494,9 @@ func (c *Client) State() State {
 // returns ctx's error when ctx ends first. If the client stops before
 // reaching s (and s is not StateClosed) it returns an error wrapping
 // ErrClosed and, after an abort, the reason. A state held only briefly
-// between two checks may be missed.
+// between two checks may be missed; Dial does not miss the first
+// connection. Called from a hook, it returns at once: nil if the client is
+// in s, else ErrWouldBlock (or the ErrClosed error).
 func (c *Client) WaitState(ctx context.Context, s State) error {
 	for {
 		c.mu.Lock()
@@ -515,6 +513,9 @@ func (c *Client) WaitState(ctx context.Context, s State) error {
 		}
 		changed := c.stateCh
 		c.mu.Unlock()
+		if c.inOwnHook() {
+			return ErrWouldBlock
+		}
 		select {
 		case <-changed:
 		case <-ctx.Done():
@@ -524,12 +525,17 @@ func (c *Client) WaitState(ctx context.Context, s State) error {
 }
 
 // Done returns a channel that is closed when the client has stopped for
-// good, after Close or an abort, and its goroutine has ended.
+// good, after Close or an abort, once its goroutine and every hook have
+// returned.
 func (c *Client) Done() <-chan struct{} { return c.done }
 
 // Err returns why the client stopped: nil while it runs and after Close;
 // after an abort, the reason: a *CloseError with the peer's code, a
-// *HandshakeError, a TLS error, or an error wrapping ErrRetriesExhausted.
+// *HandshakeError, a TLS or network error, the error of a hook or header
+// func wrapped with backoff.Permanent (unwrapped), an error wrapping
+// ErrRetriesExhausted or ErrReconnectBudget (and the last disconnect's
+// error), or an error naming an invalid Action a policy returned. The
+// reason is set before the OnDisconnect hook of the abort runs.
 func (c *Client) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -539,6 +545,10 @@ func (c *Client) Err() error {
 func (c *Client) setState(s State) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.setStateLocked(s)
+}
+
+func (c *Client) setStateLocked(s State) {
 	if c.state == s {
 		return
 	}
@@ -575,8 +585,12 @@ func (c *Client) wakeSendersLocked() {
 }
 
 // waitRoomLocked releases the write lock and waits until queue room frees
-// or the mode changes, or ctx ends.
+// or the mode changes, or ctx ends. From a hook it does not wait.
 func (c *Client) waitRoomLocked(ctx context.Context) error {
+	if c.inOwnHook() {
+		c.unlockWrite()
+		return fmt.Errorf("%w: the send queue is full", ErrWouldBlock)
+	}
 	if c.w.room == nil {
 		c.w.room = make(chan struct{})
 	}
@@ -590,42 +604,7 @@ func (c *Client) waitRoomLocked(ctx context.Context) error {
 	}
 }
 
-// inbox returns the channel that carries received messages to Receive. It
-// is made on first use, so that a client that never receives holds no
-// buffer.
-func (c *Client) inbox() chan received {
-	if p := c.recv.Load(); p != nil {
-		return *p
-	}
-	ch := make(chan received, c.opts.receiveBuffer)
-	if c.recv.CompareAndSwap(nil, &ch) {
-		return ch
-	}
-	return *c.recv.Load()
-}
-
-// stop makes the client's context done.
-func (c *Client) stop() {
-	c.quitOnce.Do(func() { close(c.quit) })
-}
-
-// stopContext is the client's context: done when the client stops. Being a
-// plain struct around a channel, it costs no allocation of its own.
-type stopContext struct{ done chan struct{} }
-
-func (s stopContext) Deadline() (time.Time, bool) { return time.Time{}, false }
-func (s stopContext) Done() <-chan struct{}       { return s.done }
-func (s stopContext) Value(any) any               { return nil }
-func (s stopContext) Err() error {
-	select {
-	case <-s.done:
-		return context.Canceled
-	default:
-		return nil
-	}
-}
-
-// setClosedLocked makes every later Send fail and drops the queue.
+// setClosedLocked makes every later Send fail and discards the queue.
 func (c *Client) setClosedLocked(err error) {
 	if c.w.mode == modeClosed {
 		return
@@ -634,12 +613,8 @@ func (c *Client) setClosedLocked(err error) {
 	c.w.link = nil
 	c.w.closedErr = err
 	for c.w.queue.len() > 0 {
-		m := c.w.queue.peek()
-		c.popSameLocked(m)
-		if m.origin != nil {
-			m = *m.origin // report a split message once, whole
-		}
-		c.w.discarded = append(c.w.discarded, m)
+		c.w.discarded = append(c.w.discarded, c.w.queue.peek())
+		c.w.queue.popFront()
 	}
 	c.w.queue.reset()
 	c.wakeSendersLocked()
@@ -664,15 +639,20 @@ func (c *Client) detachLocked(l *link) {
 	}
 }
 
-// Conn is the connection handed to the OnConnect hook.
+// Conn is the connection handed to the OnConnect hook. It is valid only
+// while that hook runs: afterwards its Send returns an error.
 type Conn struct {
-	c *Client
-	l *link
+	c       *Client
+	l       *link
+	expired bool // the hook returned; guarded by the write lock
 }
+
+var errConnExpired = errors.New("wsreconnect: Conn used after its OnConnect hook returned")
 
 // Send writes a message on this connection, ahead of anything Client.Send
 // queued while the client was down. It does not queue: if the connection is
-// broken it returns the error. ctx works as in Client.Send.
+// broken it returns the error. ctx works as in Client.Send. After the
+// OnConnect hook returned, Send fails.
 func (cn *Conn) Send(ctx context.Context, typ MessageType, data []byte) error {
 	c := cn.c
 	if err := c.checkMessage(typ, data); err != nil {
@@ -682,17 +662,30 @@ func (cn *Conn) Send(ctx context.Context, typ MessageType, data []byte) error {
 		return err
 	}
 	defer c.unlockWrite()
-	if c.w.mode == modeClosed {
+	switch {
+	case cn.expired:
+		return errConnExpired
+	case c.w.mode == modeClosed:
 		return c.w.closedErr
 	}
-	if err := c.checkLimitLocked(len(data)); err != nil {
+	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if c.w.limit > 0 && len(data) > c.w.limit {
+		return tooBig(len(data), c.w.limit)
 	}
 	if err := c.writeLocked(ctx, cn.l, message{typ: typ, data: data}); err != nil {
 		cn.l.failWrite(err)
 		return fmt.Errorf("wsreconnect: write: %w", err)
 	}
 	return nil
+}
+
+// expire ends the Conn's validity, once its hook returned.
+func (cn *Conn) expire() {
+	cn.c.wlock <- struct{}{}
+	cn.expired = true
+	cn.c.unlockWrite()
 }
 
 // Subprotocol returns the subprotocol the server selected, if any.

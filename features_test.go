@@ -24,25 +24,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestPeerLimitFromReason(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		reason string
-		want   int
-	}{
-		{"over size limit (2049 > 1024 bytes)", 1024},
-		{"message too big (100 > 64 bytes)", 64},
-		{"Max payload size exceeded", 0},
-		{"max payload 4096", 4096},
-		{"frame exceeds limit of 65536 bytes", 65536},
-		{"", 0},
-		{"too big", 0},
-	}
-	for _, tt := range tests {
-		assert.Equal(t, tt.want, peerLimit(tt.reason), tt.reason)
-	}
-}
-
 // limitServer refuses messages over limit with 1009 and the given reason
 // format (with the sizes), and records the rest.
 func limitServer(t *testing.T, limit int, reason func(n int) string) *testServer {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"strings"
 	"sync"
@@ -17,24 +18,27 @@ import (
 type link struct {
 	ws          *websocket.Conn
 	url         string
-	connectedAt time.Time
-	inflate     bool // permessage-deflate was negotiated
-	serving     bool // handed to serve; only the client's goroutine uses it
+	connectedAt time.Time // when the handshake completed; reset when OnConnect returned nil
+	inflate     bool      // permessage-deflate was negotiated
+	serving     bool      // handed to serve; only the client's goroutine uses it
 	flushing    sync.WaitGroup
 
-	// Guarded by the write lock:
-	deadline bool     // a write deadline is set
-	largest  int      // size of the largest message written
-	refused  *message // what to hand back if the peer refuses it: the whole message
-	copyBuf  []byte   // holds a copy of the largest whole message written
-	keepCopy bool     // a hook can take a refused message back, so copy it
-	uncopied message  // stands for a refused message that was not copied
-
+	// Guarded by the write lock. They track the message a 1009 from the
+	// peer refers to: the largest written in full on this link, the
+	// earliest of equal size (see record).
+	deadline   bool        // a write deadline is set
+	largest    int         // size of the largest frame written or attempted
+	written    int         // size of the largest frame written in full
+	refused    *message    // the message that frame belongs to, whole
+	copyBuf    []byte      // holds a copy of it when it is the caller's buffer
+	keepCopy   bool        // a hook can take a refused message back, so copy it
+	uncopied   message     // stands for a refused message that was not copied
 	seen       atomic.Bool // a frame arrived since the last ping
 	delivering atomic.Bool // the reader is waiting for Receive
 
 	causeMu sync.Mutex
-	cause   error // why this side ended the connection, first one wins
+	cause   error         // why this side ended the connection, first one wins
+	broken  chan struct{} // made by a reader waiting for Receive; closed once cause is set
 
 	hb struct {
 		mu         sync.Mutex
@@ -72,8 +76,10 @@ func newLink(ws *websocket.Conn, resp *http.Response, readLimit int64) *link {
 
 func (l *link) uptime() time.Duration { return time.Since(l.connectedAt) }
 
-// write writes one message; the caller holds the write lock.
-func (l *link) write(ctx context.Context, m message) error {
+// write writes one frame of a message; the caller holds the write lock. It
+// reports whether the frame is larger than any written in full before on
+// this link, so that the caller records its message (see record).
+func (l *link) write(ctx context.Context, typ MessageType, data []byte) (record bool, err error) {
 	if dl, ok := ctx.Deadline(); ok {
 		l.ws.SetWriteDeadline(dl)
 		l.deadline = true
@@ -81,29 +87,33 @@ func (l *link) write(ctx context.Context, m message) error {
 		l.ws.SetWriteDeadline(time.Time{})
 		l.deadline = false
 	}
-	if err := l.ws.WriteMessage(int(m.typ), m.data); err != nil {
-		if len(m.data) >= l.largest {
-			// The peer may have refused it on seeing its first frame. The
-			// caller keeps it queued, so there is nothing to hand back.
-			l.largest, l.refused = len(m.data), nil
-		}
-		return err
+	l.largest = max(l.largest, len(data))
+	if err := l.ws.WriteMessage(int(typ), data); err != nil {
+		// The peer may have refused it on seeing its first frame; the
+		// caller keeps it queued, so nothing needs handing back.
+		return false, err
 	}
-	if len(m.data) > l.largest {
-		// Remember it: if the peer refuses it with 1009 it is handed back.
-		l.largest = len(m.data)
-		switch {
-		case m.origin != nil:
-			l.refused = m.origin
-		case l.keepCopy:
-			l.copyBuf = append(l.copyBuf[:0], m.data...)
-			l.refused = &message{typ: m.typ, data: l.copyBuf}
-		default:
-			// No hook could take it back: count it, keep no copy.
-			l.refused = &l.uncopied
-		}
+	if len(data) <= l.written {
+		return false, nil
 	}
-	return nil
+	l.written = len(data)
+	return true, nil
+}
+
+// record remembers m as the message a 1009 from the peer refers to, should
+// one come: the first message of the largest size written in full. A copy
+// is kept only when a hook could take it back.
+func (l *link) record(m message) {
+	switch {
+	case m.owned:
+		l.refused = &m
+	case l.keepCopy:
+		l.copyBuf = append(l.copyBuf[:0], m.data...)
+		l.refused = &message{typ: m.typ, data: l.copyBuf, owned: true}
+	default:
+		// No hook could take it back: count it, keep no copy.
+		l.refused = &l.uncopied
+	}
 }
 
 // read reads the next data message. Compressed messages are held to limit
@@ -116,7 +126,11 @@ func (l *link) read(limit int64) (int, []byte, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	n := limit
+	if n < math.MaxInt64 {
+		n++ // one byte more than the limit tells a message over it
+	}
+	data, err := io.ReadAll(io.LimitReader(r, n))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -152,7 +166,24 @@ func (l *link) setCause(cause error) {
 	defer l.causeMu.Unlock()
 	if l.cause == nil {
 		l.cause = cause
+		if l.broken != nil {
+			close(l.broken)
+		}
 	}
+}
+
+// brokenCh returns a channel closed once this side ended the connection: a
+// failed write, the heartbeat, or Close.
+func (l *link) brokenCh() <-chan struct{} {
+	l.causeMu.Lock()
+	defer l.causeMu.Unlock()
+	if l.broken == nil {
+		l.broken = make(chan struct{})
+		if l.cause != nil {
+			close(l.broken)
+		}
+	}
+	return l.broken
 }
 
 func (l *link) failure() error {
@@ -167,6 +198,11 @@ func (l *link) failure() error {
 func (l *link) disconnect(readErr error) Disconnect {
 	l.ws.NetConn().Close()
 	d := Disconnect{Uptime: l.uptime(), URL: redactRaw(l.url), largest: l.largest, refused: l.refused}
+	if l.largest > l.written {
+		// A message larger than any written in full failed midway: it is
+		// taken to be the refused one, and it is still queued.
+		d.refused = nil
+	}
 	d.Code, d.Reason, d.Local = closeFromError(readErr)
 	cause := readErr
 	if d.Code == CloseAbnormalClosure {

@@ -104,7 +104,8 @@ type Policy func(Disconnect) Action
 //	close code / event                                   action
 //	1000 from the server, 1001, 1005, 1006, 1011-1014,
 //	  3008, other 3000-4999, unknown codes               Reconnect
-//	1002, 1003, 1007, 1008, 1010, 1015, 3000, 3003       Abort
+//	1002, 1003, 1007, 1008, 1010, 1015, 3000, 3003,
+//	  4401, 4403                                         Abort
 //	1009 received from the peer                          Shrink, then reconnect
 //	1009 from our own read limit                         Reconnect
 //	handshake 408, 429, 5xx; network errors              Reconnect (Retry-After is a minimum wait)
@@ -130,7 +131,7 @@ func DefaultPolicy(d Disconnect) Action {
 	switch d.Code {
 	case CloseProtocolError, CloseUnsupportedData, CloseInvalidFramePayloadData,
 		ClosePolicyViolation, CloseMandatoryExtension, CloseTLSHandshake,
-		CloseUnauthorized, CloseForbidden:
+		CloseUnauthorized, CloseForbidden, closePrivateUnauthorized, closePrivateForbidden:
 		return Abort
 	case CloseMessageTooBig:
 		if d.Local {
@@ -141,6 +142,13 @@ func DefaultPolicy(d Disconnect) Action {
 		return Reconnect
 	}
 }
+
+// 4401 and 4403 are the private-range codes many servers use for
+// "unauthorized" and "forbidden", after HTTP's 401 and 403.
+const (
+	closePrivateUnauthorized CloseCode = 4401
+	closePrivateForbidden    CloseCode = 4403
+)
 
 func handshakeAction(status int) Action {
 	switch {

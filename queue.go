@@ -2,13 +2,31 @@ package wsreconnect
 
 import "sync/atomic"
 
-// message is one WebSocket data message. A part made by the splitter
-// points to the whole message it came from, so that a refused part leads to
-// the whole being split again rather than the part being split further.
+// message is one data message as Send accepted it. A message over the
+// outbound limit carries the parts the splitter made of it: they are
+// written together, in order, on one connection, and a message is queued,
+// re-sent, re-split and dropped whole, never part by part.
 type message struct {
-	typ    MessageType
-	data   []byte
-	origin *message // the whole message, for a part; nil otherwise
+	typ   MessageType
+	data  []byte   // the whole message
+	parts [][]byte // what to write instead of data, when it was split
+	owned bool     // data is the client's own copy
+}
+
+// fits reports whether m can be written under limit (0: no limit) as it is.
+func (m *message) fits(limit int) bool {
+	if limit <= 0 {
+		return true
+	}
+	if m.parts == nil {
+		return len(m.data) <= limit
+	}
+	for _, p := range m.parts {
+		if len(p) > limit {
+			return false
+		}
+	}
+	return true
 }
 
 // received is a data message read from the peer, on its way to Receive.
@@ -56,8 +74,7 @@ func (q *queue) makeRoom(limit int) {
 	q.buf, q.head = buf, 0
 }
 
-// pushBack appends m. Send checks full first; the client itself may pass
-// max by the parts of a split message.
+// pushBack appends m; Send checks full first.
 func (q *queue) pushBack(m message) {
 	q.makeRoom(q.max)
 	q.buf[(q.head+q.n)%len(q.buf)] = m

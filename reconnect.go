@@ -8,8 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"regexp"
-	"strconv"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -23,22 +21,24 @@ type supervisor struct {
 	downSince   time.Time // when the client last lost (or started without) a connection
 	authRetried bool      // an auth failure was retried with fresh headers
 	compress    bool      // write compressed (after a 1009, WithCompressionOnShrink)
+	cameUp      bool      // a connection came up at least once (c.up is closed)
 	restart     *backoff.ExponentialBackOff
 }
 
 // run is the client's goroutine: it connects, reads until the connection
 // ends, asks the policy what to do, and waits out the backoff delay, until
-// Close or an abort.
+// Close or an abort. See lifecycle.go.
 func (c *Client) run() {
+	c.gid.Store(goid())
 	defer c.finish()
 	sv := &supervisor{downSince: time.Now()}
-	for {
+	for c.ctx.Err() == nil {
 		l, d := c.connect(sv)
 		if l != nil {
 			d = c.serve(l)
 			sv.downSince = time.Now()
 		}
-		if c.isClosing() {
+		if c.ctx.Err() != nil {
 			return
 		}
 		if d.Uptime > 0 && d.Uptime >= c.opts.stableAfter {
@@ -57,9 +57,8 @@ func (c *Client) run() {
 	}
 }
 
-func (c *Client) isClosing() bool { return c.userClosed.Load() }
-
-// finish runs when the client's goroutine ends.
+// finish runs when the client's goroutine ends: it reports the discarded
+// messages, and closes done last.
 func (c *Client) finish() {
 	c.wlock <- struct{}{}
 	c.setClosedLocked(closedError(c.Err()))
@@ -67,9 +66,22 @@ func (c *Client) finish() {
 	c.w.discarded = nil
 	c.unlockWrite()
 	c.dropped(discarded, ErrClosed)
-	c.stop()
+	c.cancel()
 	c.setState(StateClosed)
 	close(c.done)
+}
+
+// abort stops the client for reason, before the OnDisconnect hook of the
+// abort runs: Err, State, Send and Receive tell it from then on.
+func (c *Client) abort(reason error) {
+	c.mu.Lock()
+	c.err = reason
+	c.setStateLocked(StateClosed)
+	c.mu.Unlock()
+	c.cancel()
+	c.wlock <- struct{}{}
+	c.setClosedLocked(closedError(reason))
+	c.unlockWrite()
 }
 
 // dropped counts messages the client will not write and hands them to the
@@ -82,7 +94,7 @@ func (c *Client) dropped(ms []message, err error) {
 	if c.opts.onDropped == nil {
 		return
 	}
-	c.callHook(func() {
+	c.hook(func() {
 		for _, m := range ms {
 			c.opts.onDropped(m.typ, m.data, err)
 		}
@@ -106,26 +118,32 @@ func (c *Client) connect(sv *supervisor) (*link, Disconnect) {
 	l.url = url
 	l.keepCopy = c.opts.splitter != nil || c.opts.onDropped != nil || c.opts.onDisconnect != nil
 	c.cur.Store(l)
-	defer func() {
-		if !l.serving {
-			c.cur.Store(nil)
-		}
-	}()
 	if c.opts.compressOnShrink {
 		ws.EnableWriteCompression(sv.compress)
 	}
 	if c.opts.onConnect != nil {
+		cn := &Conn{c: c, l: l}
 		var hookErr error
-		c.callHook(func() { hookErr = c.opts.onConnect(c.ctx, &Conn{c: c, l: l}) })
-		if hookErr != nil && !c.isClosing() {
+		c.hook(func() { hookErr = c.opts.onConnect(c.ctx, cn) })
+		cn.expire()
+		if hookErr != nil || c.ctx.Err() != nil {
 			l.closeNow(CloseNormalClosure, c.opts.closeTimeout)
-			return nil, Disconnect{Err: fmt.Errorf("wsreconnect: OnConnect: %w", hookErr), Uptime: l.uptime(), URL: redactRaw(url)}
+			c.cur.Store(nil)
+			// A failed hook is a failed attempt: the connection never was
+			// up (Uptime 0).
+			return nil, Disconnect{Err: fmt.Errorf("wsreconnect: OnConnect: %w", hookErr), URL: redactRaw(url)}
 		}
+	}
+	l.connectedAt = time.Now()
+	if !sv.cameUp {
+		sv.cameUp = true
+		close(c.up)
 	}
 	dropped, err := c.prepareQueue()
 	c.dropped(dropped, ErrMessageTooBig)
 	if err != nil {
 		l.closeNow(CloseNormalClosure, c.opts.closeTimeout)
+		c.cur.Store(nil)
 		return nil, Disconnect{}
 	}
 	l.serving = true
@@ -135,45 +153,56 @@ func (c *Client) connect(sv *supervisor) (*link, Disconnect) {
 var errClosing = errors.New("wsreconnect: closing")
 
 // prepareQueue makes every queued message fit the outbound limit, which
-// may have been lowered since it was queued: such a message is split if a
-// splitter is set (a part: its whole message is split again), else dropped
-// and returned.
+// may have been lowered since it was queued: such a message is split again,
+// whole, if a splitter is set, else dropped and returned.
 func (c *Client) prepareQueue() (dropped []message, err error) {
 	c.wlock <- struct{}{}
 	defer c.unlockWrite()
 	if c.w.mode == modeClosed {
 		return nil, errClosing
 	}
-	if c.w.limit == 0 {
+	limit := c.w.limit
+	if limit == 0 {
 		return nil, nil
 	}
 	kept := queue{max: c.w.queue.max, size: c.w.queue.size}
 	for c.w.queue.len() > 0 {
 		m := c.w.queue.peek()
-		if c.checkLimitLocked(len(m.data)) == nil {
-			kept.pushBack(m) // may pass max, by the parts of split messages
-			c.w.queue.popFront()
-			continue
+		c.w.queue.popFront()
+		if !m.fits(limit) {
+			var ok bool
+			if m, ok = c.resplit(m); !ok {
+				dropped = append(dropped, m)
+				continue
+			}
 		}
-		whole := m
-		if m.origin != nil {
-			whole = *m.origin
-		}
-		c.popSameLocked(m)
-		if !c.requeueSplitLocked(whole) {
-			dropped = append(dropped, whole)
-		}
+		kept.pushBack(m)
 	}
 	c.w.queue = kept
 	c.w.queue.publish()
 	return dropped, nil
 }
 
+// resplit splits m, whole, to the current limit. It reports false, with m
+// unsplit, if there is no splitter or it failed (a text message cut inside
+// a character included). The caller holds the write lock.
+func (c *Client) resplit(m message) (message, bool) {
+	if c.opts.splitter == nil {
+		return m, false
+	}
+	split, err := c.split(m.typ, m.data, c.w.limit)
+	if err != nil {
+		c.logger.LogAttrs(context.Background(), slog.LevelWarn, "wsreconnect: message could not be split", slog.String("error", err.Error()))
+		return m, false
+	}
+	return split, true
+}
+
 // flush writes the queued messages on l, in order, then makes l the
 // connection that Send writes to and reports the client connected. It runs
 // on its own goroutine while serve reads l, so that the heartbeat watches
 // the writes; l.flushing is done when it returns. If a write fails, that
-// message stays at the head of the queue.
+// message stays at the head of the queue, whole.
 func (c *Client) flush(l *link) {
 	defer l.flushing.Done()
 	c.wlock <- struct{}{}
@@ -205,46 +234,25 @@ func (c *Client) flush(l *link) {
 	c.logger.LogAttrs(context.Background(), slog.LevelInfo, "wsreconnect: connected", slog.String("url", redactRaw(l.url)))
 }
 
-// popSameLocked removes m from the head of the queue and, if m is a part,
-// the other parts of its whole message that follow it.
-func (c *Client) popSameLocked(m message) {
-	c.w.queue.popFront()
-	for m.origin != nil && c.w.queue.len() > 0 && c.w.queue.peek().origin == m.origin {
-		c.w.queue.popFront()
-	}
-}
-
-// requeueSplitLocked puts the parts of whole, split to the current limit,
-// at the head of the queue. It reports false if there is no splitter or it
-// failed.
-func (c *Client) requeueSplitLocked(whole message) bool {
-	if c.opts.splitter == nil {
-		return false
-	}
-	parts, err := c.split(whole.data, c.w.limit)
-	if err != nil {
-		c.logger.Warn("wsreconnect: message could not be split", slog.String("error", err.Error()))
-		return false
-	}
-	origin := &whole
-	for i := len(parts) - 1; i >= 0; i-- {
-		c.w.queue.pushFront(message{typ: whole.typ, data: parts[i], origin: origin})
-	}
-	return true
-}
+// errBroken ends a read that waited for Receive when the connection broke.
+var errBroken = errors.New("wsreconnect: connection broke while the reader waited for Receive")
 
 // serve writes the queue on l (on a short-lived goroutine), then reads
-// from l until the connection ends, handing data messages to Receive.
+// from l until the connection ends, handing data messages to the OnMessage
+// hook or to Receive.
 func (c *Client) serve(l *link) Disconnect {
 	l.startHeartbeat(c.opts.pingInterval, c.opts.pongTimeout)
 	l.flushing.Add(1)
 	go c.flush(l)
 	var inbox chan received
 	if c.opts.onMessage == nil {
-		inbox = c.inbox()
+		inbox = c.in.channel(c.opts.receiveBuffer)
 	}
 	for {
 		typ, data, err := l.read(c.opts.readLimit)
+		if err == nil {
+			err = c.deliver(l, inbox, MessageType(typ), data)
+		}
 		if err != nil {
 			// Close the socket first: a write in progress returns and frees
 			// the write lock.
@@ -257,39 +265,50 @@ func (c *Client) serve(l *link) Disconnect {
 			c.cur.Store(nil)
 			return l.disconnect(err)
 		}
-		if !l.seen.Load() {
-			l.seen.Store(true)
-		}
-		c.stats.messagesIn.Add(1)
-		c.stats.bytesIn.Add(int64(len(data)))
-		if f := c.opts.onMessage; f != nil {
-			if c.userClosed.Load() {
-				continue // closing: read on until the peer answers the close
-			}
-			// The heartbeat does not count f's time against the peer, and a
-			// Close from inside f must not wait for f.
-			l.delivering.Store(true)
-			c.inMessage.Store(true)
-			f(MessageType(typ), data)
-			c.inMessage.Store(false)
-			l.delivering.Store(false)
-			continue
-		}
-		m := received{typ: MessageType(typ), data: data}
-		select {
-		case inbox <- m:
-			continue
-		default:
-		}
-		// The buffer is full: wait for Receive. The heartbeat does not count
-		// this time against the peer.
+	}
+}
+
+// deliver hands a received message to the OnMessage hook or to Receive.
+// When Receive is behind by more than the overflow holds, it waits for
+// Receive to take one, and returns an error if the connection broke
+// meanwhile (the message stays first in line for Receive).
+func (c *Client) deliver(l *link, inbox chan received, typ MessageType, data []byte) error {
+	if !l.seen.Load() {
+		l.seen.Store(true)
+	}
+	c.stats.messagesIn.Add(1)
+	c.stats.bytesIn.Add(int64(len(data)))
+	if c.closing.Load() {
+		return nil // closing: read on until the peer answers the close
+	}
+	if f := c.opts.onMessage; f != nil {
+		// The heartbeat does not count f's time against the peer.
 		l.delivering.Store(true)
-		select {
-		case inbox <- m:
-		case <-c.quit:
-			// Close was called: keep reading until the peer answers the close.
-		}
+		c.inHook.Store(true)
+		f(typ, data)
+		c.inHook.Store(false)
 		l.delivering.Store(false)
+		return nil
+	}
+	if !c.in.put(inbox, received{typ: typ, data: data}) {
+		return nil
+	}
+	// The overflow is full: stop reading until Receive catches up. The
+	// heartbeat does not count this time against the peer.
+	l.delivering.Store(true)
+	defer l.delivering.Store(false)
+	for {
+		room := c.in.roomOrNil()
+		if room == nil {
+			return nil
+		}
+		select {
+		case <-room:
+		case <-l.brokenCh():
+			return errBroken
+		case <-c.ctx.Done():
+			return nil // closing: read on until the peer answers the close
+		}
 	}
 }
 
@@ -298,7 +317,12 @@ func (c *Client) serve(l *link) Disconnect {
 func (c *Client) decide(sv *supervisor, d Disconnect) (wait time.Duration, stop bool) {
 	c.stats.disconnected(d.Code)
 	var a Action
-	c.callHook(func() { a = c.opts.policy(d) })
+	c.hook(func() { a = c.opts.policy(d) })
+	if c.closing.Load() {
+		// Closed from inside the policy: no more hooks but OnDropped.
+		c.discardRefused(d)
+		return 0, true
+	}
 	if override, ok := c.opts.closeActions[d.Code]; ok && d.Code != 0 {
 		a = override
 	}
@@ -326,27 +350,37 @@ func (c *Client) decide(sv *supervisor, d Disconnect) (wait time.Duration, stop 
 		}
 	}
 	if reason != nil {
-		c.mu.Lock()
-		c.err = reason
-		c.mu.Unlock()
-		c.wlock <- struct{}{}
-		c.setClosedLocked(closedError(reason))
-		c.unlockWrite()
-	} else if d.StatusCode != 0 || d.Uptime == 0 {
-		// A failed attempt: try the next endpoint.
-		sv.endpoint = (sv.endpoint + 1) % len(c.urls)
+		c.abort(reason)
+	} else {
+		if d.StatusCode != 0 || d.Uptime == 0 {
+			// A failed attempt: try the next endpoint.
+			sv.endpoint = (sv.endpoint + 1) % len(c.urls)
+		}
+		c.setState(StateWaiting)
 	}
 	d.Delay = wait
 	c.logDecision(d, a, wait)
 	c.dropped(refused, d.Err)
 	if c.opts.onDisconnect != nil {
-		c.callHook(func() { c.opts.onDisconnect(d, a) })
+		c.hook(func() { c.opts.onDisconnect(d, a) })
 	}
 	return wait, a == Abort
 }
 
+// discardRefused hands the message a 1009 refused to finish, to be reported
+// as dropped, when the client closes before the policy's answer applies.
+func (c *Client) discardRefused(d Disconnect) {
+	if d.refused == nil || d.refused.data == nil {
+		return
+	}
+	c.wlock <- struct{}{}
+	c.w.discarded = append(c.w.discarded, *d.refused)
+	c.unlockWrite()
+}
+
 // delay is the wait before the next attempt after d, or the reason to give
-// up: the backoff said Stop or the reconnect budget ran out.
+// up: the backoff said Stop or the reconnect budget ran out. It is never
+// negative, and a wait the server asked for is cut to MaxServerDelay.
 func (c *Client) delay(sv *supervisor, d Disconnect) (time.Duration, error) {
 	var wait time.Duration
 	if d.Code == CloseServiceRestart && d.Attempt == 1 && c.opts.restartDelay > 0 {
@@ -366,7 +400,16 @@ func (c *Client) delay(sv *supervisor, d Disconnect) (time.Duration, error) {
 		if next == backoff.Stop {
 			return 0, fmt.Errorf("%w: %w", ErrRetriesExhausted, d.Err)
 		}
-		wait = next + c.minDelay(d)
+		floor, cut := capServer(c.minDelay(d))
+		if cut {
+			c.logger.LogAttrs(context.Background(), slog.LevelWarn, "wsreconnect: server-directed wait cut to the maximum",
+				slog.Duration("max", MaxServerDelay), slog.String("url", d.URL))
+		}
+		wait = addSat(max(next, 0), floor)
+	}
+	if wait < 0 {
+		// Only an overflow in a BackOff's own arithmetic gets here.
+		wait = MaxServerDelay
 	}
 	if budget := c.opts.budget; budget > 0 {
 		left := budget - time.Since(sv.downSince)
@@ -406,30 +449,13 @@ func isAuthFailure(d Disconnect) bool {
 	return false
 }
 
-// peerLimit finds the size limit a peer names in a 1009 close reason, such
-// as "over size limit (2049 > 1024 bytes)" or "max payload 1024".
-var (
-	limitComparison = regexp.MustCompile(`\d+\s*>\s*(\d+)`)
-	limitNumber     = regexp.MustCompile(`(?i)(?:limit|max\w*|maximum|allowed)\D{0,20}?(\d+)`)
-)
-
-func peerLimit(reason string) int {
-	for _, re := range []*regexp.Regexp{limitComparison, limitNumber} {
-		if m := re.FindStringSubmatch(reason); m != nil {
-			if n, err := strconv.Atoi(m[1]); err == nil && n > 0 {
-				return n
-			}
-		}
-	}
-	return 0
-}
-
 // shrink applies a 1009 from the peer: the outbound limit drops to the
-// limit the peer's reason names or, when it names none, to half the size of
-// the largest message written on the connection (taken to be the refused
-// one), so that a few refusals find the peer's limit. The refused message
-// is put back at the head of the queue, split, if a splitter is set;
-// otherwise it is returned to be reported as dropped. d.Refused is set.
+// limit the peer's reason names or, when it names none (or an absurd one),
+// to half the size of the largest message written on the connection, so
+// that a few refusals find the peer's limit. The refused message (see
+// link.record) is put back at the head of the queue, split, if a splitter
+// is set; otherwise it is returned to be reported as dropped. d.Refused is
+// set.
 func (c *Client) shrink(sv *supervisor, d *Disconnect) (dropped []message) {
 	if c.opts.compressOnShrink && !sv.compress {
 		// First try compression: the refused message goes out again, whole
@@ -441,13 +467,15 @@ func (c *Client) shrink(sv *supervisor, d *Disconnect) (dropped []message) {
 		if d.refused != nil {
 			d.Refused = d.refused.data
 			c.wlock <- struct{}{}
-			c.w.queue.pushFront(*d.refused)
+			if c.w.queue.len() == 0 || !sameBuffer(c.w.queue.peek().data, d.refused.data) {
+				c.w.queue.pushFront(*d.refused)
+			}
 			c.unlockWrite()
 		}
 		return nil
 	}
 	limit := d.largest / 2
-	if n := peerLimit(d.Reason); n > 0 && n < d.largest {
+	if n := parseLimit(d.Reason, d.largest); n > 0 {
 		limit = n
 	}
 	if limit <= 0 {
@@ -463,10 +491,28 @@ func (c *Client) shrink(sv *supervisor, d *Disconnect) (dropped []message) {
 		return nil
 	}
 	d.Refused = d.refused.data
-	if c.requeueSplitLocked(*d.refused) {
+	if d.refused.data == nil {
+		return []message{*d.refused}
+	}
+	if c.w.queue.len() > 0 && sameBuffer(c.w.queue.peek().data, d.refused.data) {
+		// A later part of it failed: it is already first in the queue,
+		// where prepareQueue splits it again.
 		return nil
 	}
-	return []message{*d.refused}
+	m := *d.refused
+	if !m.fits(c.w.limit) {
+		var ok bool
+		if m, ok = c.resplit(m); !ok {
+			return []message{m}
+		}
+	}
+	c.w.queue.pushFront(m)
+	return nil
+}
+
+// sameBuffer reports whether a and b are the same bytes in memory.
+func sameBuffer(a, b []byte) bool {
+	return len(a) > 0 && len(a) == len(b) && &a[0] == &b[0]
 }
 
 // abortReason is the error Err reports after an abort on d.
@@ -481,9 +527,8 @@ func abortReason(d Disconnect) error {
 	return &CloseError{Code: d.Code, Reason: d.Reason}
 }
 
-// sleep waits out d, or returns false if the client is closed first.
+// sleep waits out d, or returns false if the client stops first.
 func (c *Client) sleep(d time.Duration) bool {
-	c.setState(StateWaiting)
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -492,24 +537,6 @@ func (c *Client) sleep(d time.Duration) bool {
 	case <-c.ctx.Done():
 		return false
 	}
-}
-
-// callHook runs f on the client's goroutine, marked so that Close called
-// from inside f does not wait for f to return.
-func (c *Client) callHook(f func()) {
-	c.mu.Lock()
-	c.inHandler = true
-	if c.handlerCh != nil {
-		close(c.handlerCh)
-		c.handlerCh = nil
-	}
-	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		c.inHandler = false
-		c.mu.Unlock()
-	}()
-	f()
 }
 
 // logDecision records one decision. It logs no header values, and URLs
@@ -614,7 +641,9 @@ func watchDial(base dialFunc) dialFunc {
 
 // dialAside runs dial on a short-lived goroutine and waits for it: the
 // handshake (TLS, HTTP) needs a deep stack, and the client's long-lived
-// goroutine should not keep one for the connection's whole life.
+// goroutine should not keep one for the connection's whole life. The dial
+// ends promptly when the client stops: its context is canceled, and a
+// header func that ignores it is not waited for.
 func (c *Client) dialAside(url string) (*websocket.Conn, *http.Response, error) {
 	type result struct {
 		ws   *websocket.Conn
@@ -627,6 +656,11 @@ func (c *Client) dialAside(url string) (*websocket.Conn, *http.Response, error) 
 		ch <- result{ws, resp, err}
 	}()
 	r := <-ch
+	if r.err == nil && c.ctx.Err() != nil {
+		// Closed as the handshake completed.
+		r.ws.Close()
+		return nil, nil, c.ctx.Err()
+	}
 	return r.ws, r.resp, r.err
 }
 
@@ -639,7 +673,7 @@ func (c *Client) dial(url string) (*websocket.Conn, *http.Response, error) {
 	attempt.ctx = ctx
 	header := c.opts.header
 	if c.opts.headerFunc != nil {
-		fresh, err := c.opts.headerFunc(ctx)
+		fresh, err := c.headers(ctx)
 		if err != nil {
 			return nil, nil, fmt.Errorf("wsreconnect: header func: %w", err)
 		}
@@ -665,4 +699,25 @@ func (c *Client) dial(url string) (*websocket.Conn, *http.Response, error) {
 		return nil, nil, ctx.Err()
 	}
 	return ws, resp, err
+}
+
+// headers calls the header func on a goroutine of its own, so that an
+// attempt (and Close) need not wait for a func that ignores ctx: when ctx
+// ends first, the func's result is discarded whenever it returns.
+func (c *Client) headers(ctx context.Context) (http.Header, error) {
+	type result struct {
+		h   http.Header
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		h, err := c.opts.headerFunc(ctx)
+		ch <- result{h, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.h, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }

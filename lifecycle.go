@@ -1,0 +1,101 @@
+package wsreconnect
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"runtime"
+	"strconv"
+	"sync/atomic"
+)
+
+// The lifecycle of a Client, in one place.
+//
+// States (State): connecting → connected → waiting → connecting → … and,
+// from any of them, closed. Only the client's goroutine (run) moves between
+// them.
+//
+// The client's goroutine is the one New starts. It alone dials (through a
+// short-lived goroutine that does not run user code), reads, decides and
+// waits out the backoff, and it alone calls the hooks: the Policy,
+// OnConnect, OnMessage, OnDisconnect and OnDropped. They run one at a time,
+// outside locks, marked by inHook. The header func (WithHeaderFunc) is not
+// a hook: it runs on a goroutine of its own, and the splitter runs on the
+// goroutine that needs the parts (Send's, or the client's).
+//
+// Stopping has one signal, c.ctx, canceled exactly once in effect, by
+// whichever comes first:
+//   - Close: sets closing, cancels c.ctx, ends the live connection (a close
+//     frame, bounded by the close timeout) and discards the queue;
+//   - an abort, decided by the client's goroutine: sets err and StateClosed,
+//     cancels c.ctx and discards the queue, then runs OnDisconnect.
+//
+// Once c.ctx is canceled no connection attempt starts, OnMessage is no
+// longer called and Send and Receive report the end. The client's goroutine
+// then runs finish: OnDropped for the discarded messages, StateClosed, and
+// last of all it closes done. Nothing of the client's runs after done is
+// closed, except a header func that ignores its ctx (its result is
+// discarded).
+//
+// Close waits for done, unless it is called on the client's goroutine,
+// that is from inside a hook, which the client cannot wait for: then it
+// returns at once and the client stops when the hook returns. The client
+// knows its own goroutine exactly (gid, recorded once when it starts), so a
+// Close from another goroutine racing a hook always waits.
+//
+// Methods that would have to wait for the client's goroutine (Send on a
+// full queue, Receive with nothing buffered, WaitState for another state)
+// return ErrWouldBlock when called from a hook, instead of deadlocking.
+
+// ErrWouldBlock is returned by Send, Receive and WaitState when they are
+// called from a hook (on the client's goroutine) and would have to wait for
+// something only that goroutine can bring about: room in the queue, a
+// message, a state change. See "Hooks" in the package documentation.
+var ErrWouldBlock = errors.New("wsreconnect: called from a hook, would wait for the hook's own goroutine")
+
+// hook runs f, a user callback, on the client's goroutine.
+func (c *Client) hook(f func()) {
+	c.inHook.Store(true)
+	f()
+	c.inHook.Store(false)
+}
+
+// inOwnHook reports whether the caller is a hook running on the client's
+// goroutine. Outside hooks it costs one atomic load.
+func (c *Client) inOwnHook() bool {
+	return c.inHook.Load() && goid() == c.gid.Load()
+}
+
+// goid returns the current goroutine's id, parsed from the first line of
+// its stack trace ("goroutine 18 [running]:"). It is only called on paths
+// that are about to wait anyway, never per message.
+func goid() uint64 {
+	var buf [64]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	b = bytes.TrimPrefix(b, []byte("goroutine "))
+	if i := bytes.IndexByte(b, ' '); i >= 0 {
+		b = b[:i]
+	}
+	id, err := strconv.ParseUint(string(b), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return id
+}
+
+// lifecycle is the part of a Client that says where it is in its life.
+type lifecycle struct {
+	ctx     context.Context    // canceled when the client stops: Close or an abort
+	cancel  context.CancelFunc //
+	closing atomic.Bool        // Close was called
+	done    chan struct{}      // closed when the client's goroutine has ended
+	up      chan struct{}      // closed when the first connection came up (for Dial)
+	gid     atomic.Uint64      // the client's goroutine
+	inHook  atomic.Bool        // the client's goroutine is running a hook
+}
+
+func (lc *lifecycle) init() {
+	lc.ctx, lc.cancel = context.WithCancel(context.Background())
+	lc.done = make(chan struct{})
+	lc.up = make(chan struct{})
+}
