@@ -84,26 +84,6 @@ func (e *HandshakeError) Error() string {
 	return s
 }
 
-// parseRetryAfter reads a Retry-After header value, either delay-seconds or an
-// HTTP date (RFC 9110 §10.2.3). It returns zero for an absent or bad value.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.Atoi(v); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d
-		}
-	}
-	return 0
-}
-
 // closedError is what operations return once the client stopped: ErrClosed,
 // wrapping the abort reason when there is one.
 func closedError(reason error) error {
