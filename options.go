@@ -250,9 +250,14 @@ func WithDialer(d *websocket.Dialer) Option {
 }
 
 // WithHeader sets HTTP headers sent with every opening handshake. The header
-// is copied. Default: none.
+// is copied. Headers the handshake sets itself (Upgrade, Connection,
+// Sec-WebSocket-Key, Sec-WebSocket-Version, Sec-WebSocket-Extensions) are
+// rejected, in any letter case. Default: none.
 func WithHeader(h http.Header) Option {
 	return func(o *options) error {
+		if err := checkHeader(h); err != nil {
+			return fmt.Errorf("WithHeader: %w", err)
+		}
 		o.header = h.Clone()
 		return nil
 	}
