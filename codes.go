@@ -146,15 +146,17 @@ func closeFromError(err error) (code CloseCode, reason string, local bool) {
 	if errors.Is(err, websocket.ErrReadLimit) {
 		return CloseMessageTooBig, "read limit exceeded", true
 	}
-	msg := err.Error()
-	if digits, ok := strings.CutPrefix(msg, badCloseCodePrefix); ok && isDigits(digits) {
-		if n, convErr := strconv.Atoi(digits); convErr == nil && n >= 1000 && n <= 4999 {
-			return CloseCode(n), "", false
+	for e := err; e != nil; e = errors.Unwrap(e) { // gorilla's plain errors, possibly wrapped
+		msg := e.Error()
+		if digits, ok := strings.CutPrefix(msg, badCloseCodePrefix); ok && isDigits(digits) {
+			if n, convErr := strconv.Atoi(digits); convErr == nil && n >= 1000 && n <= 4999 {
+				return CloseCode(n), "", false
+			}
+			return CloseProtocolError, "", false
 		}
-		return CloseProtocolError, "", false
-	}
-	if msg == badCloseUTF8 {
-		return CloseProtocolError, "invalid UTF-8 in close reason", false
+		if msg == badCloseUTF8 {
+			return CloseProtocolError, "invalid UTF-8 in close reason", false
+		}
 	}
 	return CloseAbnormalClosure, "", false
 }

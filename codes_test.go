@@ -35,6 +35,8 @@ func TestCloseFromErrorKeepsCodesInRange(t *testing.T) {
 		{&websocket.CloseError{Code: 0}, CloseProtocolError, "", false},
 		{fmt.Errorf("read: %w", &websocket.CloseError{Code: 1013}), CloseTryAgainLater, "", false},
 		{errors.New("websocket: bad close code 1004"), 1004, "", false},
+		{fmt.Errorf("read: %w", errors.New("websocket: bad close code 1004")), 1004, "", false},
+		{fmt.Errorf("read: %w", errors.New("websocket: invalid utf8 payload in close frame")), CloseProtocolError, "invalid UTF-8 in close reason", false},
 		{errors.New("websocket: bad close code 2999"), 2999, "", false},
 		{errors.New("websocket: bad close code 1000"), CloseNormalClosure, "", false},
 		{errors.New("websocket: bad close code 4999"), 4999, "", false},
