@@ -24,9 +24,10 @@ var (
 	// stops. The error returned by Err also wraps the last disconnect's error.
 	ErrRetriesExhausted = errors.New("wsreconnect: retries exhausted")
 
-	// ErrHeartbeatTimeout is the Disconnect.Err of a connection that was
-	// declared dead because no pong (nor any other frame) arrived within the
-	// heartbeat timeout. Its Disconnect.Code is 1006.
+	// ErrHeartbeatTimeout is why a connection was declared dead: no pong
+	// (nor any other frame) arrived within the heartbeat timeout.
+	// Disconnect.Err wraps it (test with errors.Is) in a *CloseError with
+	// code 1006, and Disconnect.Code is 1006.
 	ErrHeartbeatTimeout = errors.New("wsreconnect: no pong within the heartbeat timeout")
 
 	// ErrReconnectBudget is the reason the client stopped when no

@@ -125,9 +125,10 @@ func positive(name string, d time.Duration, dst *time.Duration) error {
 }
 
 // NewDefaultBackoff returns the backoff a Client uses unless WithBackoff
-// replaces it: exponential from 1 s, multiplier 1.6, capped at 60 s, with
-// ±50% jitter on every step including the first, and no elapsed-time limit
-// (MaxElapsedTime 0), so the client never gives up on its own.
+// replaces it: exponential from 1 s, multiplier 1.6, capped at 60 s before
+// jitter, with ±50% jitter on every step including the first (so real waits
+// reach 90 s), and no elapsed-time limit (MaxElapsedTime 0), so the client
+// never gives up on its own.
 func NewDefaultBackoff() *backoff.ExponentialBackOff {
 	b := backoff.NewExponentialBackOff(
 		backoff.WithInitialInterval(time.Second),
@@ -373,9 +374,10 @@ func WithOnDisconnect(f func(d Disconnect, a Action)) Option {
 	}
 }
 
-// WithLogger sets where the client logs its decisions (debug and info
-// level). Header values and URL credentials or query strings are never
-// logged. Default: nothing is logged.
+// WithLogger sets where the client logs: its decisions and connections at
+// Info level; aborts, waits cut to MaxServerDelay and messages the splitter
+// failed to split at Warn level. Header values and URL credentials or
+// query strings are never logged. Default: nothing is logged.
 func WithLogger(l *slog.Logger) Option {
 	return func(o *options) error {
 		if l == nil {
