@@ -232,10 +232,11 @@ func scanNumber(rs []rune, i int) (limitToken, int) {
 	var frac, scale uint64 = 0, 1
 	if i+1 < len(rs) && rs[i] == '.' && isASCIIDigit(rs[i+1]) {
 		i++
-		for ; i < len(rs) && isASCIIDigit(rs[i]); i++ {
-			if scale < 1e9 { // maxFractionDigits
+		for kept := 0; i < len(rs) && isASCIIDigit(rs[i]); i++ {
+			if kept < maxFractionDigits {
 				frac = frac*10 + uint64(rs[i]-'0')
 				scale *= 10
+				kept++
 			}
 		}
 	}
