@@ -36,6 +36,7 @@ func TestParseLimitFromReason(t *testing.T) {
 		{"limit 1_048_576", 2 << 20, 1 << 20},
 		{"max 1.5 MB", 2_000_000, 1_500_000},
 		{"max 1.5MiB", 2 << 20, 3 << 19},
+		{"max 1.99999999999999 KiB", 4096, 2047}, // decimals past the ninth are dropped
 		{"max 64 kB", 100_000, 64_000},
 		{"max 64 kb", 100_000, 64_000},
 		{"max 64K", 100_000, 64_000},
