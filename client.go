@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -163,24 +162,6 @@ func New(rawURL string, opts ...Option) (*Client, error) {
 	c.stats.limit.Store(int64(o.maxMessageSize))
 	go c.run()
 	return c, nil
-}
-
-// checkURL reports why raw is not a usable WebSocket URL.
-func checkURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return fmt.Errorf("bad URL: %w", err)
-	}
-	if u.Scheme != "ws" && u.Scheme != "wss" {
-		return fmt.Errorf("bad URL %q: scheme must be ws or wss", redactURL(u))
-	}
-	if u.Host == "" {
-		return fmt.Errorf("bad URL %q: no host", redactURL(u))
-	}
-	if u.User != nil {
-		return fmt.Errorf("bad URL %q: credentials in the URL are not sent by WebSocket clients; use WithHeader or WithHeaderFunc", redactURL(u))
-	}
-	return nil
 }
 
 // Dial is New followed by waiting for the first connection: it returns the
@@ -690,19 +671,3 @@ func (cn *Conn) expire() {
 
 // Subprotocol returns the subprotocol the server selected, if any.
 func (cn *Conn) Subprotocol() string { return cn.l.ws.Subprotocol() }
-
-// redactRaw is redactURL for a URL checked by checkURL.
-func redactRaw(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return ""
-	}
-	return redactURL(u)
-}
-
-// redactURL returns u without credentials, query or fragment, for logs and
-// error messages.
-func redactURL(u *url.URL) string {
-	r := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
-	return r.String()
-}

@@ -103,16 +103,31 @@ func (c CloseCode) IsSendable() bool {
 }
 
 // badCloseCodePrefix is how gorilla/websocket reports a received close frame
-// whose code it does not accept (1004, 1014, 1015, 1016-2999).
+// whose code it does not accept (1004, 1014, 1015, 1016-2999, and anything
+// outside 1000-4999).
 const badCloseCodePrefix = "websocket: bad close code "
+
+// badCloseUTF8 is gorilla/websocket's error for a received close frame whose
+// reason is not valid UTF-8. Gorilla answers such a frame with 1002 and
+// drops its code.
+const badCloseUTF8 = "websocket: invalid utf8 payload in close frame"
 
 // closeFromError converts an error returned by a read on a gorilla connection
 // into a close code and reason. It is the one place where gorilla's errors are
-// interpreted:
+// interpreted, and the code it returns is always in 1000-4999:
 //
 //   - a *websocket.CloseError gives its code and text;
-//   - gorilla refuses to receive 1004, 1014, 1015 and 1016-2999 and returns a
-//     plain "bad close code N" error instead: N is recovered from it;
+//   - gorilla refuses to receive 1004, 1014, 1015, 1016-2999 and codes
+//     outside 1000-4999 and returns a plain "bad close code N" error
+//     instead: N is recovered from it;
+//   - a code outside 1000-4999, from either, is reported as 1002 (protocol
+//     error): the peer broke the protocol;
+//   - a close frame whose reason is not valid UTF-8 reaches us as gorilla's
+//     plain "invalid utf8 payload in close frame" error, without its code.
+//     It is reported as 1002 with the reason "invalid UTF-8 in close reason"
+//     and local false, as gorilla answered it: the safer reading, since the
+//     default policy aborts on 1002, so a server that closed with, say, 1008
+//     and a bad reason is not hammered with reconnects;
 //   - websocket.ErrReadLimit (our own read limit) is reported as 1009, and
 //     local is true: the peer did not refuse anything of ours;
 //   - anything else (EOF, reset, timeout) is a drop without a close frame,
@@ -123,14 +138,24 @@ func closeFromError(err error) (code CloseCode, reason string, local bool) {
 		if ce.Code == websocket.CloseAbnormalClosure {
 			return CloseAbnormalClosure, "", false // gorilla's text for EOF, not a received reason
 		}
+		if ce.Code < 1000 || ce.Code > 4999 {
+			return CloseProtocolError, ce.Text, false
+		}
 		return CloseCode(ce.Code), ce.Text, false
 	}
 	if errors.Is(err, websocket.ErrReadLimit) {
 		return CloseMessageTooBig, "read limit exceeded", true
 	}
-	if msg := err.Error(); strings.HasPrefix(msg, badCloseCodePrefix) {
-		if n, convErr := strconv.Atoi(strings.TrimPrefix(msg, badCloseCodePrefix)); convErr == nil {
-			return CloseCode(n), "", false
+	for e := err; e != nil; e = errors.Unwrap(e) { // gorilla's plain errors, possibly wrapped
+		msg := e.Error()
+		if digits, ok := strings.CutPrefix(msg, badCloseCodePrefix); ok && isDigits(digits) {
+			if n, convErr := strconv.Atoi(digits); convErr == nil && n >= 1000 && n <= 4999 {
+				return CloseCode(n), "", false
+			}
+			return CloseProtocolError, "", false
+		}
+		if msg == badCloseUTF8 {
+			return CloseProtocolError, "invalid UTF-8 in close reason", false
 		}
 	}
 	return CloseAbnormalClosure, "", false

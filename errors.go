@@ -24,9 +24,10 @@ var (
 	// stops. The error returned by Err also wraps the last disconnect's error.
 	ErrRetriesExhausted = errors.New("wsreconnect: retries exhausted")
 
-	// ErrHeartbeatTimeout is the Disconnect.Err of a connection that was
-	// declared dead because no pong (nor any other frame) arrived within the
-	// heartbeat timeout. Its Disconnect.Code is 1006.
+	// ErrHeartbeatTimeout is why a connection was declared dead: no pong
+	// (nor any other frame) arrived within the heartbeat timeout.
+	// Disconnect.Err wraps it (test with errors.Is) in a *CloseError with
+	// code 1006, and Disconnect.Code is 1006.
 	ErrHeartbeatTimeout = errors.New("wsreconnect: no pong within the heartbeat timeout")
 
 	// ErrReconnectBudget is the reason the client stopped when no
@@ -82,26 +83,6 @@ func (e *HandshakeError) Error() string {
 		s += fmt.Sprintf(" (retry after %s)", e.RetryAfter)
 	}
 	return s
-}
-
-// parseRetryAfter reads a Retry-After header value, either delay-seconds or an
-// HTTP date (RFC 9110 §10.2.3). It returns zero for an absent or bad value.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.Atoi(v); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d
-		}
-	}
-	return 0
 }
 
 // closedError is what operations return once the client stopped: ErrClosed,

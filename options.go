@@ -26,6 +26,27 @@ const (
 	DefaultRestartDelay     = 500 * time.Millisecond
 )
 
+// MaxServerDelay is the most the client waits because a server told it to:
+// a Retry-After header on a refused handshake, or the floor set for a close
+// code with WithMinDelay. Longer waits are cut to it and logged at Warn
+// level. The backoff step is added to such a wait, so the whole wait is at
+// most MaxServerDelay plus one backoff step.
+const MaxServerDelay = time.Hour
+
+// Maxima of the size options. New and Dial reject a larger value.
+const (
+	// MaxReceiveBuffer is the most messages WithReceiveBuffer accepts: 65536.
+	MaxReceiveBuffer = 65536
+	// MaxSendBuffer is the most messages WithSendBuffer accepts: 1 << 20.
+	MaxSendBuffer = 1 << 20
+	// MaxReadLimit is the largest limit WithReadLimit accepts, in bytes:
+	// 1 << 30 (1 GiB).
+	MaxReadLimit = 1 << 30
+	// MaxMessageSizeLimit is the largest limit WithMaxMessageSize accepts,
+	// in bytes: 1 << 30 (1 GiB).
+	MaxMessageSizeLimit = 1 << 30
+)
+
 // An Option configures a Client. Options are checked by New and Dial: a bad
 // value is reported there, never later.
 type Option func(*options) error
@@ -104,9 +125,10 @@ func positive(name string, d time.Duration, dst *time.Duration) error {
 }
 
 // NewDefaultBackoff returns the backoff a Client uses unless WithBackoff
-// replaces it: exponential from 1 s, multiplier 1.6, capped at 60 s, with
-// ±50% jitter on every step including the first, and no elapsed-time limit
-// (MaxElapsedTime 0), so the client never gives up on its own.
+// replaces it: exponential from 1 s, multiplier 1.6, capped at 60 s before
+// jitter, with ±50% jitter on every step including the first (so real waits
+// reach 90 s), and no elapsed-time limit (MaxElapsedTime 0), so the client
+// never gives up on its own.
 func NewDefaultBackoff() *backoff.ExponentialBackOff {
 	b := backoff.NewExponentialBackOff(
 		backoff.WithInitialInterval(time.Second),
@@ -168,7 +190,9 @@ func WithCloseAction(code CloseCode, a Action) Option {
 
 // WithMinDelay sets a floor on the wait before reconnecting after a close
 // with code code: the client waits d plus the jittered backoff delay. It may
-// be given several times; d of 0 removes a floor. Default: 5 s for 1013
+// be given several times; d of 0 removes a floor. Any non-negative d is
+// accepted, but a floor above MaxServerDelay is cut to MaxServerDelay when
+// it is used (and the cut is logged at Warn level). Default: 5 s for 1013
 // (try again later) and 1014 (bad gateway), none for other codes.
 func WithMinDelay(code CloseCode, d time.Duration) Option {
 	return func(o *options) error {
@@ -227,9 +251,14 @@ func WithDialer(d *websocket.Dialer) Option {
 }
 
 // WithHeader sets HTTP headers sent with every opening handshake. The header
-// is copied. Default: none.
+// is copied. Headers the handshake sets itself (Upgrade, Connection,
+// Sec-WebSocket-Key, Sec-WebSocket-Version, Sec-WebSocket-Extensions) are
+// rejected, in any letter case. Default: none.
 func WithHeader(h http.Header) Option {
 	return func(o *options) error {
+		if err := checkHeader(h); err != nil {
+			return fmt.Errorf("WithHeader: %w", err)
+		}
 		o.header = h.Clone()
 		return nil
 	}
@@ -237,11 +266,15 @@ func WithHeader(h http.Header) Option {
 
 // WithReadLimit sets the largest message the client accepts from the peer,
 // in bytes. A larger message closes the connection with 1009 and, by the
-// default policy, reconnects. Default: 16 MiB.
+// default policy, reconnects. n must be in 1..MaxReadLimit (1 GiB).
+// Default: 16 MiB.
 func WithReadLimit(n int64) Option {
 	return func(o *options) error {
 		if n <= 0 {
 			return fmt.Errorf("WithReadLimit: limit must be positive, got %d", n)
+		}
+		if n > MaxReadLimit {
+			return fmt.Errorf("WithReadLimit: limit %d over the maximum MaxReadLimit (%d bytes)", n, MaxReadLimit)
 		}
 		o.readLimit = n
 		return nil
@@ -250,12 +283,15 @@ func WithReadLimit(n int64) Option {
 
 // WithMaxMessageSize sets the outbound limit: Send fails fast with
 // ErrMessageTooBig for a larger message. A 1009 received from the peer
-// lowers it (the Shrink action). Default: 0, no limit until a 1009 teaches
-// one.
+// lowers it (the Shrink action). n must be in 0..MaxMessageSizeLimit
+// (1 GiB). Default: 0, no limit until a 1009 teaches one.
 func WithMaxMessageSize(n int) Option {
 	return func(o *options) error {
 		if n < 0 {
 			return fmt.Errorf("WithMaxMessageSize: negative size %d", n)
+		}
+		if n > MaxMessageSizeLimit {
+			return fmt.Errorf("WithMaxMessageSize: size %d over the maximum MaxMessageSizeLimit (%d bytes)", n, MaxMessageSizeLimit)
 		}
 		o.maxMessageSize = n
 		return nil
@@ -264,11 +300,15 @@ func WithMaxMessageSize(n int) Option {
 
 // WithSendBuffer sets how many messages Send may queue while the client is
 // disconnected. When the queue is full, Send blocks until there is room or
-// its context ends. Default: 1024.
+// its context ends. messages must be in 1..MaxSendBuffer (1 << 20).
+// Default: 1024.
 func WithSendBuffer(messages int) Option {
 	return func(o *options) error {
 		if messages <= 0 {
 			return fmt.Errorf("WithSendBuffer: size must be positive, got %d", messages)
+		}
+		if messages > MaxSendBuffer {
+			return fmt.Errorf("WithSendBuffer: size %d over the maximum MaxSendBuffer (%d messages)", messages, MaxSendBuffer)
 		}
 		o.sendBuffer = messages
 		return nil
@@ -278,11 +318,15 @@ func WithSendBuffer(messages int) Option {
 // WithReceiveBuffer sets how many received messages wait for Receive. When
 // the buffer is full the client stops reading from the connection until
 // Receive takes one (TCP backpressure); the heartbeat does not count that
-// time against the peer. Default: 16.
+// time against the peer. messages must be in 1..MaxReceiveBuffer (65536).
+// Default: 16.
 func WithReceiveBuffer(messages int) Option {
 	return func(o *options) error {
 		if messages <= 0 {
 			return fmt.Errorf("WithReceiveBuffer: size must be positive, got %d", messages)
+		}
+		if messages > MaxReceiveBuffer {
+			return fmt.Errorf("WithReceiveBuffer: size %d over the maximum MaxReceiveBuffer (%d messages)", messages, MaxReceiveBuffer)
 		}
 		o.receiveBuffer = messages
 		return nil
@@ -330,9 +374,10 @@ func WithOnDisconnect(f func(d Disconnect, a Action)) Option {
 	}
 }
 
-// WithLogger sets where the client logs its decisions (debug and info
-// level). Header values and URL credentials or query strings are never
-// logged. Default: nothing is logged.
+// WithLogger sets where the client logs: its decisions and connections at
+// Info level; aborts, waits cut to MaxServerDelay and messages the splitter
+// failed to split at Warn level. Header values and URL credentials or
+// query strings are never logged. Default: nothing is logged.
 func WithLogger(l *slog.Logger) Option {
 	return func(o *options) error {
 		if l == nil {
