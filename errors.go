@@ -70,8 +70,11 @@ func (e *CloseError) Unwrap() error { return e.cause }
 type HandshakeError struct {
 	StatusCode int
 	// RetryAfter is the server's Retry-After header as a duration, zero if
-	// absent. The client waits at least this long before the next attempt.
+	// absent or unreadable, and at most MaxServerDelay. The client waits at
+	// least this long (plus the backoff step) before the next attempt.
 	RetryAfter time.Duration
+
+	retryCut bool // the header asked for more than MaxServerDelay
 }
 
 func (e *HandshakeError) Error() string {

@@ -172,9 +172,9 @@ func ExampleWithSplitter() {
 			if err != nil {
 				return
 			}
-			if len(data) > 8 {
-				msg := websocket.FormatCloseMessage(websocket.CloseMessageTooBig, "message too big (21 > 8 bytes)")
-				ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+			if len(data) > 100 {
+				reason := fmt.Sprintf("message too big (%d > 100 bytes)", len(data))
+				ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseMessageTooBig, reason), time.Now().Add(time.Second))
 				ws.ReadMessage()
 				return
 			}
@@ -200,16 +200,22 @@ func ExampleWithSplitter() {
 	defer c.Close()
 
 	// Refused whole, then sent again in parts after the reconnect.
-	c.Send(ctx, wsreconnect.TextMessage, []byte("the quick brown fox!!"))
-	for range 3 {
-		fmt.Printf("%q\n", <-got)
+	msg := strings.Repeat("0123456789", 25)
+	c.Send(ctx, wsreconnect.TextMessage, []byte(msg))
+	var joined string
+	for len(joined) < len(msg) {
+		part := <-got
+		fmt.Println("part of", len(part), "bytes")
+		joined += part
 	}
-	fmt.Println("limit:", c.Stats().OutboundLimit)
+	fmt.Println("intact:", joined == msg)
+	fmt.Println("outbound limit:", c.Stats().OutboundLimit)
 	// Output:
-	// "the quic"
-	// "k brown "
-	// "fox!!"
-	// limit: 8
+	// part of 100 bytes
+	// part of 100 bytes
+	// part of 50 bytes
+	// intact: true
+	// outbound limit: 100
 }
 
 // Handle messages as a stream on the client's own goroutine: no hand-off to

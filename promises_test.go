@@ -141,16 +141,16 @@ func (ss *seriesServer) result() (delivered, violations []string) {
 // contiguous series.
 func TestSplitMessageIsNeverDuplicated(t *testing.T) {
 	var open atomic.Bool
-	srv := newSeriesServer(t, 60, &open)
+	srv := newSeriesServer(t, 200, &open)
 	c, err := New(srv.url(), testOptions(
-		WithMaxMessageSize(100),
+		WithMaxMessageSize(400),
 		WithSplitter(framedSplitter(10)),
 	)...)
 	require.NoError(t, err)
 	defer c.Close()
 	ctx := ctxTimeout(t)
-	a := "A" + strings.Repeat("a", 249)
-	b := "B" + strings.Repeat("b", 249)
+	a := "A" + strings.Repeat("a", 999)
+	b := "B" + strings.Repeat("b", 999)
 	require.NoError(t, c.Send(ctx, TextMessage, []byte(a)))
 	require.NoError(t, c.Send(ctx, TextMessage, []byte(b)))
 	open.Store(true)
@@ -170,7 +170,7 @@ func TestSplitMessageIsNeverDuplicated(t *testing.T) {
 	} else {
 		assert.Equal(t, []string{a, "end"}, delivered)
 	}
-	assert.Equal(t, 60, c.Stats().OutboundLimit)
+	assert.Equal(t, 200, c.Stats().OutboundLimit)
 }
 
 // TestSplitSeriesGoesOutWholeOnOneConnection: a connection that drops in
@@ -690,6 +690,7 @@ func TestDerivedContextsStartNoGoroutines(t *testing.T) {
 // still being written. The refused one is reported, not lost.
 func TestRefusedMessageIsTheOneThePeerRefused(t *testing.T) {
 	const size = 16 << 20
+	finished := make(chan struct{})
 	srv := newTestServer(t, func(s *testServer) {
 		s.handle = func(n int, ws *websocket.Conn) {
 			ws.SetReadLimit(64 << 20)
@@ -701,7 +702,7 @@ func TestRefusedMessageIsTheOneThePeerRefused(t *testing.T) {
 				s.record(data[:1])
 				// Refuse it, and read nothing more.
 				ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(1009, "too big"), time.Now().Add(time.Second))
-				<-time.After(3 * time.Second)
+				<-finished
 				return
 			}
 			hold(ws)
@@ -711,6 +712,7 @@ func TestRefusedMessageIsTheOneThePeerRefused(t *testing.T) {
 		first byte
 		err   error
 	}
+	t.Cleanup(func() { close(finished) })
 	drops := make(chan dropped, 4)
 	c, err := Dial(ctxTimeout(t), srv.url(), testOptions(WithOnDropped(func(_ MessageType, data []byte, err error) {
 		drops <- dropped{data[0], err}

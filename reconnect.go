@@ -401,6 +401,9 @@ func (c *Client) delay(sv *supervisor, d Disconnect) (time.Duration, error) {
 			return 0, fmt.Errorf("%w: %w", ErrRetriesExhausted, d.Err)
 		}
 		floor, cut := capServer(c.minDelay(d))
+		if he := (*HandshakeError)(nil); errors.As(d.Err, &he) && he.retryCut {
+			cut = true
+		}
 		if cut {
 			c.logger.LogAttrs(context.Background(), slog.LevelWarn, "wsreconnect: server-directed wait cut to the maximum",
 				slog.Duration("max", MaxServerDelay), slog.String("url", d.URL))
@@ -578,10 +581,8 @@ func (c *Client) logDecision(d Disconnect, a Action, wait time.Duration) {
 // dialFailure describes a failed dial.
 func dialFailure(resp *http.Response, err error) Disconnect {
 	if resp != nil && errors.Is(err, websocket.ErrBadHandshake) {
-		he := &HandshakeError{
-			StatusCode: resp.StatusCode,
-			RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
-		}
+		he := &HandshakeError{StatusCode: resp.StatusCode}
+		he.RetryAfter, he.retryCut = retryAfter(resp.Header.Get("Retry-After"), time.Now())
 		return Disconnect{StatusCode: resp.StatusCode, Err: he}
 	}
 	return Disconnect{Err: err}
@@ -676,6 +677,10 @@ func (c *Client) dial(url string) (*websocket.Conn, *http.Response, error) {
 		fresh, err := c.headers(ctx)
 		if err != nil {
 			return nil, nil, fmt.Errorf("wsreconnect: header func: %w", err)
+		}
+		if err := checkHeader(fresh); err != nil {
+			// A retry cannot fix it.
+			return nil, nil, backoff.Permanent(fmt.Errorf("wsreconnect: header func: %w", err))
 		}
 		header = header.Clone()
 		if header == nil {
