@@ -376,13 +376,10 @@ func TestServerDirectedWaitNeverFloods(t *testing.T) {
 			assert.GreaterOrEqual(t, c.Stats().Backoff, time.Duration(0))
 			window := time.NewTimer(time.Second)
 			defer window.Stop()
-			for {
-				select {
-				case <-hook.ch:
-					t.Fatal("a second decision within the wait")
-				case <-window.C:
-				}
-				break
+			select {
+			case <-hook.ch:
+				t.Fatal("a second decision within the wait")
+			case <-window.C:
 			}
 			attempts, _, _ := srv.snapshot()
 			assert.LessOrEqual(t, attempts, 2)
