@@ -40,45 +40,73 @@
 //	1000 from the server, 1001, 1005, 1006 (drop, EOF,
 //	  reset, pong timeout), 1011, 1012, 1013, 1014,
 //	  3008, other 3000-4999, unknown codes               Reconnect
-//	1002, 1003, 1007, 1008, 1010, 1015, 3000, 3003       Abort
+//	1002, 1003, 1007, 1008, 1010, 1015, 3000, 3003,
+//	  4401, 4403                                         Abort
 //	1009 received from the peer                          Shrink, then reconnect
 //	1009 from our own read limit (Disconnect.Local)      Reconnect
 //	handshake 408, 429, 5xx; network errors (refused,
 //	  reset, timeout, DNS)                               Reconnect
 //	handshake 400, 401, 403, 404, other 4xx;
 //	  TLS certificate errors                             Abort
+//	an error wrapped by backoff.Permanent (OnConnect,
+//	  header func)                                       Abort
 //
-// gorilla/websocket refuses to receive 1004, 1014, 1015 and 1016-2999 and
-// reports a protocol error instead; the client recovers the code from that
-// error, so those rows work like any other. WithCloseAction overrides one row;
-// WithPolicy replaces the table (wrap DefaultPolicy to keep the rest).
+// gorilla/websocket refuses to receive some codes (1004, 1005, 1006, 1014,
+// 1015, 1016-2999, and anything outside 1000-4999): it answers the peer
+// with 1002 and reports a plain "bad close code" error. The client recovers
+// the code from that error and the table decides: 1014 reconnects, 1015
+// aborts, 1004 and 1016-2999 are unknown codes and reconnect; a code
+// outside 1000-4999 is reported as 1002 and aborts. A close frame whose
+// reason is not valid UTF-8 loses its code the same way; the client reads
+// it as 1002 (and aborts) rather than as a drop, so that a server that
+// closed with 1008 and a bad reason is not dialed again and again.
+// WithCloseAction overrides one row; WithPolicy replaces the table (wrap
+// DefaultPolicy to keep the rest). With several endpoints (WithURLs) a
+// refused handshake aborts only once every endpoint refused in a row.
 //
 // Delays come from a backoff.BackOff (github.com/cenkalti/backoff/v4): by
-// default exponential from 1 s to 60 s with ±50% jitter on every step,
-// the first one included, and no elapsed-time limit. The backoff is reset
+// default exponential from 1 s, capped at 60 s before ±50% jitter (so a
+// wait reaches 90 s), with jitter on every step, the first one included,
+// and no elapsed-time limit. The backoff is reset
 // only after a connection stayed up for the stable period (WithStableAfter,
 // default 5 s), so a server that accepts and then closes at once is not
 // hammered. A Retry-After header on a refused handshake and the floor of a
 // close code (WithMinDelay; 5 s for 1013 and 1014) are minimum waits: the
-// client waits the floor plus the jittered backoff delay. After 1012
-// (service restart) the first attempt comes soon instead, after a short
-// jittered delay (WithRestartDelay, 500 ms). If a BackOff given with
+// client waits the floor plus the jittered backoff delay. A floor longer
+// than MaxServerDelay (1 h) is cut to it and logged at Warn level, and all
+// delay arithmetic saturates: no input makes a wait negative. After a 1012
+// (service restart) that ends a connection that had been stable (Attempt
+// 1), the next attempt comes soon instead, after a short jittered delay
+// (WithRestartDelay, 500 ms); a server that keeps answering 1012 gets the
+// ordinary backoff. If a BackOff given with
 // WithBackoff returns backoff.Stop the client aborts with ErrRetriesExhausted;
 // WithReconnectBudget gives up with ErrReconnectBudget when no connection
 // could be had for that long.
 //
 // Shrink handles a 1009 received from the peer, which means the peer refused
 // a message of ours: the outbound limit drops to the size the close reason
-// names ("over size limit (2049 > 1024 bytes)") or else to half the size of
-// the largest message written on that connection, and each further 1009
-// keeps lowering it. Send then fails fast with ErrMessageTooBig for anything
-// larger while the connection stays up, or, with WithSplitter, sends it as
-// several smaller messages. The refused message is never silently lost: it
-// is in Disconnect.Refused, sent again split when there is a splitter, and
-// otherwise reported to the OnDropped hook and counted in Stats.
-// WithCompressionOnShrink tries compression first. Our own read limit
-// (WithReadLimit, which counts decompressed bytes) is a local event and
-// shrinks nothing.
+// names ("over size limit (2049 > 1024 bytes)", "max 1 MB", "limit 64KiB";
+// a named limit under 64 bytes, under a thousandth of the refused size, or
+// not below it, is ignored) or else to half the size of the largest
+// message written on that connection, and each further 1009 keeps lowering
+// it. Send then fails fast with ErrMessageTooBig for anything larger while
+// the connection stays up, or, with WithSplitter, sends it as several
+// smaller messages. WithCompressionOnShrink tries compression first. Our
+// own read limit (WithReadLimit, which counts decompressed bytes) is a
+// local event and shrinks nothing.
+//
+// Which message was refused: the peer does not say, so the client takes it
+// to be the first message of the largest size written in full on that
+// connection (the earliest of equal size; the parts of a split message
+// count by their own size and stand for their whole message). A message
+// whose write failed midway is still queued; if it is larger than any
+// written in full, it is the one taken to be refused, and it is split again
+// or dropped like any queued message over the new limit. The refused
+// message is never silently lost: it is in Disconnect.Refused, sent again
+// (split, ahead of the queue) when there is a splitter, and otherwise
+// reported to the OnDropped hook and counted in Stats. Other messages
+// written on that connection after it are in flight on a connection that
+// ended (see Delivery guarantees).
 //
 // The heartbeat pings every 20 s and declares the peer dead when no frame
 // arrives within 10 s of a ping (WithHeartbeat); that is a 1006 disconnect
@@ -89,33 +117,87 @@
 // All methods of Client are safe for concurrent use. Writes are serialized
 // by one lock: while connected, Send writes directly under it, without
 // copying the message or handing it to another goroutine. The client runs
-// one long-lived goroutine, which reads and decides, plus short-lived ones:
-// each dial, the writing of the queue after a reconnect, and the
-// heartbeat's timer callbacks. All have ended when Close returns or, after
-// an abort, when Done is closed.
+// one long-lived goroutine, which dials, reads, decides and runs the hooks,
+// plus short-lived ones: each dial, the writing of the queue after a
+// reconnect, the heartbeat's timer callbacks, and the header func. All but
+// a header func that ignores its ctx have ended when Done is closed.
 //
-// Hooks (WithOnConnect, WithOnMessage, WithOnDisconnect, WithOnDropped) and
-// the Policy run one at a time on the client's goroutine, outside locks, and
-// may call any method, Close included. A hook may run before New returns.
+// # Hooks
+//
+// The hooks are the Policy, OnConnect, OnMessage, OnDisconnect and
+// OnDropped. They run only on the client's goroutine, one at a time,
+// outside locks, in the order of the events. The header func is not a hook
+// (it runs on a goroutine of its own, and Close does not wait for it), nor
+// is the splitter (it runs where the parts are needed and must not call the
+// Client). A hook may run before New returns.
+//
+// Close called from any other goroutine returns after Done is closed: no
+// hook is running and none will start. Close called from a hook returns at
+// once, and the client stops when the hook returns; so a hook must not wait
+// for another goroutine that calls Close. A panic in a hook, the policy,
+// the splitter or the header func is not recovered: it would hide a bug and
+// leave the application's own locks in an unknown state.
+//
+// A hook may call any method of the Client. Nothing a hook calls waits for
+// the client's goroutine (which is busy running the hook): what would wait
+// returns ErrWouldBlock instead. In each hook:
+//
+//	method          Policy      OnConnect   OnMessage   OnDisconnect       OnDisconnect    OnDropped
+//	                                                    (reconnect/shrink) (abort)         (at stop)
+//	State           as before   connecting  current     waiting            closed          closed
+//	Err             nil         nil         nil         nil                the reason      nil or reason
+//	Send            queues (a)  queues (a)  writes (b)  queues (a)         ErrClosed+reason ErrClosed
+//	Receive         (c)         (c)         (c)         (c)                (d)             ErrClosed (e)
+//	WaitState(s)    nil if in s, else ErrWouldBlock; WaitState(StateClosed) after an abort: nil
+//	Close           returns nil at once; the client stops when the hook returns
+//	Stats           a snapshot, as anywhere
+//	Done            open: it is closed after the last hook returned
+//
+//	(a) into the queue while it has room, else ErrWouldBlock at once.
+//	(b) on the live connection; while the queue is being written after a
+//	    reconnect, as (a).
+//	(c) a message already waiting for Receive, else ErrWouldBlock at once.
+//	(d) the messages that arrived before the abort, then an error wrapping
+//	    ErrClosed and the reason, without waiting for Done.
+//	(e) after Close; after an abort, as (d).
+//
+// "As before" is the state when the disconnect happened: connected for a
+// connection that ended, connecting for a failed attempt.
 //
 // # Delivery guarantees
 //
-// Send returns nil once the message is written to a live connection, or
-// once it is queued while the client is down. Queued messages are written in
-// order, after the OnConnect hook, when the next connection is up. The queue
-// is bounded (WithSendBuffer, default 1024 messages); when it is full Send
-// blocks until there is room or its context ends, and a Send whose context
-// ended never writes its message later. A message whose write fails because
-// the connection broke is queued again at the head. Written means handed to
-// the operating system: a message written just before the connection drops
-// may still be lost; confirm delivery at the application level where that
-// matters. Messages still queued when the client stops are discarded and
-// reported to the OnDropped hook.
+// The default is at most once. Send returns nil once the message is written
+// to a live connection, or once it is queued while the client is down.
+// Queued messages are written in order, after the OnConnect hook, when the
+// next connection is up. The queue is bounded (WithSendBuffer, default 1024
+// messages); when it is full Send blocks until there is room or its context
+// ends, and a Send whose context ended never writes its message later. A
+// message whose write fails because the connection broke is queued again at
+// the head. Written means handed to the operating system: messages written
+// just before a connection ends may still be lost in flight; confirm
+// delivery at the application level where that matters. Messages still
+// queued when the client stops are discarded and reported to the OnDropped
+// hook before Close returns.
+//
+// A split message (WithSplitter) goes out on one connection as a complete,
+// contiguous series. If that connection ends midway, the whole message is
+// sent again on the next connection: the peer must discard a series left
+// incomplete when its connection ended. Whatever drops queued messages
+// drops whole messages, never a tail of parts.
 //
 // Received messages wait for Receive in a bounded buffer (WithReceiveBuffer,
-// default 16); when it is full the client stops reading, which pushes back on
-// the peer through TCP. After an abort, Receive returns the messages that
-// had already arrived, then the reason.
+// default 16). When it is full the client reads on into an overflow of at
+// most 64 messages or 64 KiB (plus the message that did not fit), which
+// keeps pings answered and lets a close frame shortly behind the backlog
+// end the connection; a close frame behind more unread data than that is
+// seen when the application catches up. Then the client stops reading,
+// which pushes back on the peer through TCP. The heartbeat is paused while
+// the application holds the reader up, and a stall of any length does not
+// end the connection by itself (a slow consumer must not cause reconnect
+// loops; the peer's own timeouts decide); a failed write or Close ends it
+// at once, and the waiting messages stay first in line for Receive. After
+// an abort, Receive returns the messages that had already arrived, then
+// the reason.
 //
 // Text messages must be valid UTF-8: Send fails fast with ErrInvalidUTF8
 // and keeps the connection, rather than letting the peer close with 1007
@@ -123,10 +205,13 @@
 //
 // # Limits
 //
-// Messages from the peer are limited to 16 MiB (WithReadLimit). Outgoing
-// messages have no limit until WithMaxMessageSize sets one or a 1009 teaches
-// one. Each attempt, TCP connect, TLS and upgrade together, is bounded by the
-// handshake timeout (WithHandshakeTimeout, default 10 s), and Close waits at
-// most the close timeout (WithCloseTimeout, default 5 s) for the peer to
+// Messages from the peer are limited to 16 MiB (WithReadLimit, at most
+// MaxReadLimit, 1 GiB). Outgoing messages have no limit until
+// WithMaxMessageSize sets one (at most MaxMessageSizeLimit, 1 GiB) or a
+// 1009 teaches one. The send queue holds at most MaxSendBuffer messages and
+// the receive buffer MaxReceiveBuffer; New rejects larger sizes. Each
+// attempt, TCP connect, TLS and upgrade together, is bounded by the
+// handshake timeout (WithHandshakeTimeout, default 10 s), and Close waits
+// at most the close timeout (WithCloseTimeout, default 5 s) for the peer to
 // answer its close frame.
 package wsreconnect

@@ -316,10 +316,14 @@ func WithSendBuffer(messages int) Option {
 }
 
 // WithReceiveBuffer sets how many received messages wait for Receive. When
-// the buffer is full the client stops reading from the connection until
-// Receive takes one (TCP backpressure); the heartbeat does not count that
-// time against the peer. messages must be in 1..MaxReceiveBuffer (65536).
-// Default: 16.
+// the buffer is full the client reads on into a small overflow (64
+// messages or 64 KiB, whichever comes first, plus the message that did not
+// fit), so that pings are answered and a close frame shortly behind the
+// backlog is seen; when that is full too it stops reading until Receive
+// takes one (TCP backpressure on the peer). The heartbeat does not count
+// that time against the peer, and a stall of any length does not end the
+// connection by itself; a failed write or Close still ends it at once.
+// messages must be in 1..MaxReceiveBuffer (65536). Default: 16.
 func WithReceiveBuffer(messages int) Option {
 	return func(o *options) error {
 		if messages <= 0 {
@@ -337,10 +341,13 @@ func WithReceiveBuffer(messages int) Option {
 // queued messages are written and before the client reports
 // StateConnected. Messages written with conn.Send go out on this connection
 // ahead of anything queued: the place for authentication and subscriptions.
-// ctx ends when the client is closed. Returning an error closes the
-// connection and counts as a failed attempt (Disconnect.Err is the error);
-// wrap it with backoff.Permanent to make the default policy abort.
-// Received messages are read after the hook returns. Default: none.
+// conn is valid only until the hook returns. ctx ends when the client is
+// closed. Returning an error closes the connection and counts as a failed
+// attempt (Disconnect.Err is the error, Uptime 0; the next attempt goes to
+// the next endpoint); wrap it with backoff.Permanent to make the default
+// policy abort. Received messages are read after the hook returns. The hook
+// runs on the client's goroutine (see "Hooks" in the package documentation
+// for what it may call). Default: none.
 func WithOnConnect(f func(ctx context.Context, conn *Conn) error) Option {
 	return func(o *options) error {
 		o.onConnect = f
@@ -354,8 +361,10 @@ func WithOnConnect(f func(ctx context.Context, conn *Conn) error) Option {
 // fastest way to consume a stream). While f runs nothing more is read,
 // which pushes back on the peer; the heartbeat does not count that time
 // against the peer. f may call any method of the Client, Send and Close
-// included, and may keep data. With f set, Receive returns no messages: it
-// blocks until the client stops. Default: none; messages go to Receive.
+// included (see "Hooks" in the package documentation), and may keep data.
+// After Close, f is not called any more. With f set, Receive returns no
+// messages: it blocks until the client stops. Default: none; messages go
+// to Receive.
 func WithOnMessage(f func(typ MessageType, data []byte)) Option {
 	return func(o *options) error {
 		o.onMessage = f
@@ -364,9 +373,12 @@ func WithOnMessage(f func(typ MessageType, data []byte)) Option {
 }
 
 // WithOnDisconnect sets a hook called once per disconnect, after the policy
-// decided and the action's effects hold, and, for an abort, before Done is
-// closed. Hooks run one at a time on the client's goroutine, outside locks,
-// and may call any method of the Client. Default: none.
+// decided and the action's effects hold (State is the state the decision
+// leads to; after an abort Err is the reason), and, for an abort, before
+// Done is closed. It is not called for the connection that Close ends.
+// Hooks run one at a time on the client's goroutine, outside locks, and
+// may call any method of the Client (see "Hooks" in the package
+// documentation). Default: none.
 func WithOnDisconnect(f func(d Disconnect, a Action)) Option {
 	return func(o *options) error {
 		o.onDisconnect = f
@@ -425,7 +437,13 @@ func WithReconnectBudget(d time.Duration) Option {
 // authentication failure (handshake 401 or 403, close 3000, 3003, 4401 or
 // 4403) that the policy would abort on is retried once, with fresh headers,
 // before the client aborts; a connection that stays up for the stable
-// period (WithStableAfter) earns a new retry. Default: none.
+// period (WithStableAfter) earns a new retry. f is not a hook: it runs on a
+// goroutine of its own, bounded by ctx (the handshake timeout, and Close).
+// The client does not wait for a func that ignores ctx: the attempt fails,
+// Close returns, and the func's result is discarded whenever it returns.
+// Headers the WebSocket handshake sets itself (Upgrade, Connection,
+// Sec-WebSocket-Key, -Version, -Extensions) make the client abort.
+// Default: none.
 func WithHeaderFunc(f func(ctx context.Context) (http.Header, error)) Option {
 	return func(o *options) error {
 		if f == nil {
@@ -438,9 +456,11 @@ func WithHeaderFunc(f func(ctx context.Context) (http.Header, error)) Option {
 
 // WithURLs adds endpoints after the one given to New or Dial. A failed
 // attempt moves to the next endpoint, in order and round robin; after a
-// connection was up, the client tries the endpoint that worked first.
-// Disconnect.URL tells which endpoint a disconnect was on. Default: only
-// the URL given to New.
+// connection was up, the client tries the endpoint that worked first. A
+// handshake refused with a status the policy aborts on (400, 401, 403, 404,
+// ...) moves on too: the client aborts only when every endpoint refused so,
+// one after the other. Disconnect.URL tells which endpoint a disconnect was
+// on. Default: only the URL given to New.
 func WithURLs(urls ...string) Option {
 	return func(o *options) error {
 		for _, u := range urls {
@@ -459,8 +479,16 @@ func WithURLs(urls ...string) Option {
 // message instead of failing with ErrMessageTooBig, and a message the peer
 // refused with 1009 is split and sent again after the reconnect, ahead of
 // anything queued, so nothing is lost (when a part is refused, the whole
-// message is split again to the lower limit). f must not call the Client:
-// it may run while the client holds its write lock. Default: none.
+// message is split again to the lower limit). The parts of a message go
+// out together, in order, on one connection; if that connection ends
+// midway, the whole message is sent again on the next one, so the peer
+// must discard a series left incomplete by a connection that ended. Each
+// part of a text message must be valid UTF-8 (unless WithoutUTF8Check):
+// otherwise Send fails with ErrInvalidUTF8 before writing any part, and a
+// message that cannot be split again after a 1009 goes to OnDropped. f runs
+// on the goroutine that needs the parts (Send's or the client's) and must
+// not call the Client: it may run while the client holds its write lock.
+// Default: none.
 func WithSplitter(f func(data []byte, limit int) ([][]byte, error)) Option {
 	return func(o *options) error {
 		if f == nil {
@@ -476,9 +504,10 @@ func WithSplitter(f func(data []byte, limit int) ([][]byte, error)) Option {
 // is set (err wraps a *CloseError with code 1009), a queued message over a
 // limit learned after it was queued (err wraps ErrMessageTooBig), and the
 // messages still queued when the client stops (err wraps ErrClosed). data is
-// the client's copy and may be kept. The hook runs on the client's
-// goroutine, like OnDisconnect. Default: none; dropped messages are counted
-// in Stats.
+// the client's copy and may be kept. A split message is reported once,
+// whole. The hook runs on the client's goroutine, like OnDisconnect; the
+// messages discarded by Close are reported before Close returns. Default:
+// none; dropped messages are counted in Stats.
 func WithOnDropped(f func(typ MessageType, data []byte, err error)) Option {
 	return func(o *options) error {
 		o.onDropped = f

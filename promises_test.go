@@ -739,3 +739,35 @@ type constantBackoff time.Duration
 
 func (b constantBackoff) NextBackOff() time.Duration { return time.Duration(b) }
 func (b constantBackoff) Reset()                     {}
+
+// TestRefusedEndpointMovesOn: with several endpoints, a 4xx on one moves to
+// the next; the client aborts only when every endpoint refused in a row.
+func TestRefusedEndpointMovesOn(t *testing.T) {
+	refusing := func(status int) *testServer {
+		return newTestServer(t, func(s *testServer) {
+			s.refuse = func(_ int, w http.ResponseWriter) bool {
+				http.Error(w, "no", status)
+				return true
+			}
+		})
+	}
+	t.Run("another endpoint serves", func(t *testing.T) {
+		a := refusing(http.StatusForbidden)
+		b := newTestServer(t, nil)
+		c, err := Dial(ctxTimeout(t), a.url(), testOptions(WithURLs(b.url()))...)
+		require.NoError(t, err)
+		defer c.Close()
+		_, bConns, _ := b.snapshot()
+		assert.Equal(t, 1, bConns)
+	})
+	t.Run("every endpoint refuses", func(t *testing.T) {
+		a := refusing(http.StatusForbidden)
+		b := refusing(http.StatusNotFound)
+		c, err := Dial(ctxTimeout(t), a.url(), testOptions(WithURLs(b.url()))...)
+		assert.Nil(t, c)
+		assert.Equal(t, http.StatusNotFound, errAs[*HandshakeError](t, err).StatusCode)
+		aAttempts, _, _ := a.snapshot()
+		bAttempts, _, _ := b.snapshot()
+		assert.Equal(t, []int{1, 1}, []int{aAttempts, bAttempts})
+	})
+}

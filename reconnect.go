@@ -22,6 +22,7 @@ type supervisor struct {
 	authRetried bool      // an auth failure was retried with fresh headers
 	compress    bool      // write compressed (after a 1009, WithCompressionOnShrink)
 	cameUp      bool      // a connection came up at least once (c.up is closed)
+	refusals    int       // consecutive handshakes refused with an abort-class status
 	restart     *backoff.ExponentialBackOff
 }
 
@@ -60,14 +61,14 @@ func (c *Client) run() {
 // finish runs when the client's goroutine ends: it reports the discarded
 // messages, and closes done last.
 func (c *Client) finish() {
+	c.cancel()
+	c.setState(StateClosed)
 	c.wlock <- struct{}{}
 	c.setClosedLocked(closedError(c.Err()))
 	discarded := c.w.discarded
 	c.w.discarded = nil
 	c.unlockWrite()
 	c.dropped(discarded, ErrClosed)
-	c.cancel()
-	c.setState(StateClosed)
 	close(c.done)
 }
 
@@ -325,6 +326,16 @@ func (c *Client) decide(sv *supervisor, d Disconnect) (wait time.Duration, stop 
 	}
 	if override, ok := c.opts.closeActions[d.Code]; ok && d.Code != 0 {
 		a = override
+	}
+	if a == Abort && d.StatusCode != 0 && len(c.urls) > 1 {
+		// A refused handshake aborts only once every endpoint refused in
+		// the same round: the others may serve us.
+		sv.refusals++
+		if sv.refusals < len(c.urls) {
+			a = Reconnect
+		}
+	} else {
+		sv.refusals = 0
 	}
 	if a == Abort && c.opts.headerFunc != nil && isAuthFailure(d) && !sv.authRetried {
 		// Retry once with fresh headers before giving up.
