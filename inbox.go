@@ -9,7 +9,7 @@ import (
 // at most overflowMessages messages or overflowBytes bytes (the message that
 // did not fit is always kept, whatever its size), so that pings are answered
 // and a close frame shortly behind the backlog is seen. When the overflow is
-// full it stops reading until Receive takes a message, the connection
+// full it stops reading until Receive has taken half of it, the connection
 // breaks (a failed write) or the client is closed.
 const (
 	overflowMessages = 64
@@ -23,12 +23,15 @@ const (
 // Receive, which takes from the channel first, keeps their order.
 type inbox struct {
 	ch atomic.Pointer[chan received]
+	n  atomic.Int32 // messages in the overflow, for the reader's fast path
 
-	mu    sync.Mutex
-	over  []received    // read while ch was full, oldest first
-	bytes int           // bytes in over
-	room  chan struct{} // made by the waiting reader; closed when Receive takes from over
-	n     atomic.Int32  // len(over), for the reader's fast path
+	mu      sync.Mutex
+	ring    *[overflowMessages]received // the overflow, made on first use
+	head    int
+	count   int
+	bytes   int
+	waiting bool          // the reader waits for room
+	room    chan struct{} // capacity 1: a token when room was made for the waiting reader
 }
 
 // channel returns the channel, made with size slots on first use.
@@ -44,7 +47,7 @@ func (in *inbox) channel(size int) chan received {
 }
 
 // put hands m to Receive, and reports whether the overflow is now full.
-// Only the client's goroutine calls it.
+// Only the client's goroutine calls it, never while the overflow is full.
 func (in *inbox) put(ch chan received, m received) (full bool) {
 	if in.n.Load() == 0 {
 		select {
@@ -55,14 +58,18 @@ func (in *inbox) put(ch chan received, m received) (full bool) {
 	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	in.over = append(in.over, m)
+	if in.ring == nil {
+		in.ring = new([overflowMessages]received)
+	}
+	in.ring[(in.head+in.count)%overflowMessages] = m
+	in.count++
 	in.bytes += len(m.data)
-	in.n.Store(int32(len(in.over)))
+	in.n.Store(int32(in.count))
 	return in.fullLocked()
 }
 
 func (in *inbox) fullLocked() bool {
-	return len(in.over) >= overflowMessages || in.bytes >= overflowBytes
+	return in.count >= overflowMessages || in.bytes >= overflowBytes
 }
 
 // take returns the oldest message of the overflow, if any. Receive calls it
@@ -73,26 +80,28 @@ func (in *inbox) take() (received, bool) {
 	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if len(in.over) == 0 {
+	if in.count == 0 {
 		return received{}, false
 	}
-	m := in.over[0]
-	in.over[0] = received{}
-	in.over = in.over[1:]
+	m := in.ring[in.head]
+	in.ring[in.head] = received{}
+	in.head = (in.head + 1) % overflowMessages
+	in.count--
 	in.bytes -= len(m.data)
-	if len(in.over) == 0 {
-		in.over, in.bytes = nil, 0
-	}
-	in.n.Store(int32(len(in.over)))
-	if in.room != nil {
-		close(in.room)
-		in.room = nil
+	in.n.Store(int32(in.count))
+	if in.waiting && in.count <= overflowMessages/2 && in.bytes <= overflowBytes/2 {
+		// Half empty: let the reader go on.
+		in.waiting = false
+		select {
+		case in.room <- struct{}{}:
+		default:
+		}
 	}
 	return m, true
 }
 
-// roomOrNil returns nil if the overflow has room, else a channel closed when
-// Receive next takes from it.
+// roomOrNil returns nil if the overflow has room, else a channel that
+// receives when Receive has made room.
 func (in *inbox) roomOrNil() <-chan struct{} {
 	in.mu.Lock()
 	defer in.mu.Unlock()
@@ -100,7 +109,8 @@ func (in *inbox) roomOrNil() <-chan struct{} {
 		return nil
 	}
 	if in.room == nil {
-		in.room = make(chan struct{})
+		in.room = make(chan struct{}, 1)
 	}
+	in.waiting = true
 	return in.room
 }

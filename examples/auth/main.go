@@ -1,8 +1,10 @@
 // Command auth shows fresh credentials on every connection attempt with
-// WithHeaderFunc. An embedded server accepts only the newest token and
-// expires it quickly: the client's first (cached, stale) token is refused
-// with 401 and retried once with a fresh one, and when the server later
-// closes with 3000 (unauthorized) the client reconnects with a new token.
+// WithHeaderFunc. An embedded issuer numbers its tokens and the embedded
+// server accepts only the newest one, until it expires. The client's first
+// token is a cached one that has already expired: it is refused with 401
+// and the attempt is retried once with a fresh token. When that token
+// expires in turn, the server closes with 3000 (unauthorized) and the
+// client reconnects with a new one.
 //
 //	go run ./examples/auth
 package main
@@ -29,23 +31,34 @@ func say(format string, args ...any) {
 	fmt.Printf("%6.2fs  %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
 }
 
-// tokens issues numbered tokens; only the newest one is valid.
+// tokens issues numbered tokens; only the newest one is valid, and only
+// until it expires.
 type tokens struct {
-	mu sync.Mutex
-	n  int
+	mu      sync.Mutex
+	n       int
+	expired bool
 }
 
 func (t *tokens) issue() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.n++
+	t.expired = false
+	return "token-" + strconv.Itoa(t.n)
+}
+
+// expire makes the newest token invalid and returns it.
+func (t *tokens) expire() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.expired = true
 	return "token-" + strconv.Itoa(t.n)
 }
 
 func (t *tokens) valid(tok string) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return tok == "token-"+strconv.Itoa(t.n)
+	return !t.expired && tok == "token-"+strconv.Itoa(t.n)
 }
 
 func main() {
@@ -63,9 +76,9 @@ func run() error {
 	}
 	defer stop()
 
-	// The application caches a token that the issuer has already replaced.
+	// The application starts with a cached token that has already expired.
 	cached := issuer.issue()
-	issuer.issue()
+	say("issuer  %s, cached by the client, has expired", issuer.expire())
 	headerFunc := func(ctx context.Context) (http.Header, error) {
 		tok := cached
 		cached = "" // use the cache once, then always fetch
@@ -117,8 +130,9 @@ func run() error {
 	return c.Close()
 }
 
-// startServer accepts only the newest token, and closes the first
-// connection with 3000 after a moment, as if its token expired.
+// startServer accepts only a valid token (the newest, unexpired), and
+// after a moment expires the first connection's token and closes that
+// connection with 3000.
 func startServer(issuer *tokens) (url string, stop func(), err error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -129,7 +143,7 @@ func startServer(issuer *tokens) (url string, stop func(), err error) {
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok := r.Header.Get("Authorization")
 		if len(tok) < 7 || !issuer.valid(tok[7:]) {
-			say("server  refusing a stale token with 401")
+			say("server  refusing an expired token with 401")
 			http.Error(w, "token expired", http.StatusUnauthorized)
 			return
 		}
@@ -144,6 +158,7 @@ func startServer(issuer *tokens) (url string, stop func(), err error) {
 		mu.Unlock()
 		if n == 1 {
 			time.AfterFunc(300*time.Millisecond, func() {
+				say("issuer  %s has expired", issuer.expire())
 				say("server  token expired: closing with 3000")
 				ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(3000, "token expired"), time.Now().Add(time.Second))
 			})

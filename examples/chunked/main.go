@@ -1,9 +1,13 @@
 // Command chunked shows a 1009 that loses nothing. An embedded server
 // accepts messages of at most 1 KiB and reassembles chunked ones. The
-// client sends a 4 KiB message before it knows the limit; the server
-// refuses it with 1009 and names its limit; the client learns the limit,
-// reconnects, and sends the refused message again in chunks made by
-// WithSplitter. Later large messages are chunked at once.
+// client sends a 4 KiB message before it knows any limit; the server
+// refuses it with 1009 and an empty close reason, so it does not say how
+// much it accepts. The client then halves its outbound limit (to half the
+// largest message it wrote on that connection), reconnects and sends the
+// refused message again in chunks made by WithSplitter. Those chunks are
+// still too big and are refused in turn, so the limit is halved once more;
+// the smaller chunks fit and the server reassembles the message. A later
+// large message is chunked at once.
 //
 //	go run ./examples/chunked
 package main
@@ -68,13 +72,15 @@ func run() error {
 	}
 	defer stop()
 
-	c, err := wsreconnect.New(url,
+	// The hook reads c: it runs only after a refusal, so after New returned.
+	var c *wsreconnect.Client
+	c, err = wsreconnect.New(url,
 		wsreconnect.WithSplitter(split),
 		wsreconnect.WithBackoff(backoff.NewExponentialBackOff(
 			backoff.WithInitialInterval(100*time.Millisecond), backoff.WithMaxElapsedTime(0))),
 		wsreconnect.WithOnDisconnect(func(d wsreconnect.Disconnect, a wsreconnect.Action) {
-			say("client  disconnected: %s %q -> %s; refused message of %d bytes will be re-sent in chunks",
-				d.Code, d.Reason, a, len(d.Refused))
+			say("client  disconnected: %s %q -> %s; outbound limit now %d; refused message of %d bytes will be re-sent in chunks",
+				d.Code, d.Reason, a, c.Stats().OutboundLimit, len(d.Refused))
 		}),
 	)
 	if err != nil {
@@ -90,10 +96,18 @@ func run() error {
 	first := bytes.Repeat([]byte("0123456789abcdef"), 256)  // 4 KiB
 	second := bytes.Repeat([]byte("ABCDEFGHIJKLMNOP"), 192) // 3 KiB
 	for _, msg := range [][]byte{first, second} {
+		// Say it before sending: the server may answer before Send returns.
+		switch limit := c.Stats().OutboundLimit; {
+		case limit == 0:
+			say("client  sending %d bytes whole (no outbound limit yet)", len(msg))
+		case len(msg) > limit:
+			say("client  sending %d bytes in chunks (outbound limit %d)", len(msg), limit)
+		default:
+			say("client  sending %d bytes whole (outbound limit %d)", len(msg), limit)
+		}
 		if err := c.Send(ctx, wsreconnect.BinaryMessage, msg); err != nil {
 			return err
 		}
-		say("client  sent %d bytes (outbound limit now %d)", len(msg), c.Stats().OutboundLimit)
 		select {
 		case got := <-received:
 			if !bytes.Equal(got, msg) {
