@@ -3,6 +3,11 @@
 // refuses a large message with 1009 and finally closes with 1008. The client
 // reconnects, shrinks its outbound limit and stops; one line per event.
 //
+// The server, the client's hooks and the main goroutine all print. So that
+// the lines come in causal order, the server acts on a message only after
+// the main goroutine has said it sent it, and ends a connection only after
+// the main goroutine has said it received the echo (see turns).
+//
 //	go run ./examples/demo
 package main
 
@@ -37,8 +42,26 @@ func main() {
 	}
 }
 
+// turns orders the output: the main goroutine hands a turn to the server
+// after each line it prints about a message, and the server waits for it.
+type turns struct {
+	sent     chan struct{} // main said "sent"; the server may handle it
+	received chan struct{} // main said "received echo"; the server may go on
+}
+
+// give hands the server its turn on ch, unless ctx ends first.
+func give(ctx context.Context, ch chan<- struct{}) error {
+	select {
+	case ch <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for the server: %w", ctx.Err())
+	}
+}
+
 func run() error {
-	url, stopServer, err := startServer()
+	t := turns{sent: make(chan struct{}), received: make(chan struct{})}
+	url, stopServer, err := startServer(t)
 	if err != nil {
 		return err
 	}
@@ -110,6 +133,9 @@ func run() error {
 			return err
 		}
 		say("client  sent %d bytes", s.size)
+		if err := give(ctx, t.sent); err != nil {
+			return err
+		}
 		if s.size > peerLimit {
 			continue // the server answers with 1009, not an echo
 		}
@@ -118,6 +144,9 @@ func run() error {
 			return err
 		}
 		say("client  received echo of %d bytes", len(echo))
+		if err := give(ctx, t.received); err != nil {
+			return err
+		}
 	}
 	select {
 	case <-c.Done():
@@ -146,7 +175,7 @@ func waitConn(ctx context.Context, connected <-chan int, current *int, n int) er
 }
 
 // startServer starts the scripted server on a loopback port.
-func startServer() (url string, stop func(), err error) {
+func startServer(t turns) (url string, stop func(), err error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, err
@@ -158,25 +187,29 @@ func startServer() (url string, stop func(), err error) {
 			return
 		}
 		defer ws.Close()
-		serve(int(n.Add(1)), ws)
+		serve(int(n.Add(1)), ws, t)
 	})}
 	go srv.Serve(ln)
 	return "ws://" + ln.Addr().String() + "/demo", func() { srv.Close() }, nil
 }
 
-// serve scripts the n-th connection.
-func serve(n int, ws *websocket.Conn) {
+// serve scripts the n-th connection. It handles each message only once
+// the client has said it sent it, and goes on after an echo only once the
+// client has said it received it.
+func serve(n int, ws *websocket.Conn, t turns) {
 	for {
 		typ, data, err := ws.ReadMessage()
 		if err != nil {
 			return
 		}
+		<-t.sent
 		if len(data) > peerLimit {
 			say("server  refusing a %d-byte message with 1009", len(data))
 			closeWith(ws, websocket.CloseMessageTooBig, fmt.Sprintf("message too big (%d > %d bytes)", len(data), peerLimit))
 			return
 		}
 		ws.WriteMessage(typ, data)
+		<-t.received
 		switch n {
 		case 1:
 			say("server  closing with 1001")
