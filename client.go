@@ -371,12 +371,7 @@ func (c *Client) Receive(ctx context.Context) (MessageType, []byte, error) {
 		return 0, nil, ErrClosed
 	}
 	inbox := c.in.channel(c.opts.receiveBuffer)
-	select {
-	case m := <-inbox: // fast path: no select over several channels
-		return m.typ, m.data, nil
-	default:
-	}
-	if m, ok := c.in.take(); ok {
+	if m, ok := c.in.poll(inbox); ok { // fast path: no select over several channels
 		return m.typ, m.data, nil
 	}
 	if c.inOwnHook() {
@@ -402,12 +397,7 @@ func (c *Client) receiveStopped(inbox chan received) (MessageType, []byte, error
 	if c.closing.Load() {
 		return 0, nil, ErrClosed
 	}
-	select {
-	case m := <-inbox:
-		return m.typ, m.data, nil
-	default:
-	}
-	if m, ok := c.in.take(); ok {
+	if m, ok := c.in.poll(inbox); ok {
 		return m.typ, m.data, nil
 	}
 	return 0, nil, closedError(c.Err())

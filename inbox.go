@@ -58,6 +58,16 @@ func (in *inbox) put(ch chan received, m received) (full bool) {
 	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	if in.count == 0 {
+		// Receive took the last of the overflow since n was read: the
+		// channel is next in line again, and a Receive may be waiting on
+		// it.
+		select {
+		case ch <- m:
+			return false
+		default:
+		}
+	}
 	if in.ring == nil {
 		in.ring = new([overflowMessages]received)
 	}
@@ -72,14 +82,26 @@ func (in *inbox) fullLocked() bool {
 	return in.count >= overflowMessages || in.bytes >= overflowBytes
 }
 
-// take returns the oldest message of the overflow, if any. Receive calls it
-// once the channel is empty.
-func (in *inbox) take() (received, bool) {
-	if in.n.Load() == 0 {
-		return received{}, false
+// poll returns the next message without waiting: from the channel first,
+// then from the overflow. When it finds none, the next message goes to the
+// channel, so waiting on the channel is enough. It looks under the lock
+// before it reports none: a message the reader put in the overflow may not
+// yet be visible through n.
+func (in *inbox) poll(ch chan received) (received, bool) {
+	select {
+	case m := <-ch:
+		return m, true
+	default:
 	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	// The channel first: it may have filled, with older messages than the
+	// overflow holds, since it was looked at.
+	select {
+	case m := <-ch:
+		return m, true
+	default:
+	}
 	if in.count == 0 {
 		return received{}, false
 	}
