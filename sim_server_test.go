@@ -350,7 +350,7 @@ func (s *simServer) refuseHandshake(n int, rng *rand.Rand, w http.ResponseWriter
 		status = http.StatusTooManyRequests
 	case p < 170:
 		status = http.StatusInternalServerError
-	case p < 175:
+	case p < 179:
 		status = []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound}[rng.IntN(3)]
 	default:
 		return false
@@ -359,7 +359,7 @@ func (s *simServer) refuseHandshake(n int, rng *rand.Rand, w http.ResponseWriter
 		switch q := rng.IntN(40); {
 		case q < 18:
 			ra = "0"
-		case q < 36:
+		case q < 35:
 			ra = "1"
 		case q < 37:
 			ra = simHugeRetryAfter
@@ -645,13 +645,13 @@ func (s *simServer) endConn(p simConnPlan, ws *websocket.Conn) {
 }
 
 // closeAndDrain sends a close frame (gorilla writes any code, 1014
-// included) and reads, discarding, until the client answers or a second
-// passes.
+// included) and reads, discarding, until the client answers or 300 ms
+// pass.
 func (s *simServer) closeAndDrain(ws *websocket.Conn, code int, reason string) {
 	if err := ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second)); err != nil {
 		return
 	}
-	ws.SetReadDeadline(time.Now().Add(time.Second))
+	ws.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
 	for {
 		if _, _, err := ws.NextReader(); err != nil {
 			return

@@ -89,7 +89,7 @@ func simAllKeys() []string {
 		"drop", "reset", "stall", "deaf-ping", "slow-reads", "server-sends", "server-pings",
 		"split-series-complete",
 		// client actions
-		"new", "dial", "heartbeat", "send-buffer", "receive-buffer", "splitter", "max-message-size",
+		"new", "dial", "waitstate", "heartbeat", "send-buffer", "receive-buffer", "splitter", "max-message-size",
 		"on-message", "receiver", "no-receiver", "on-connect", "login-sent", "small-socket-buffer",
 		"senders-1", "senders-2", "senders-3", "senders-4",
 		"send-text", "send-binary", "send-oversize",
@@ -251,6 +251,7 @@ func (o *simOps) check(now time.Time) {
 type simConfig struct {
 	baseLimit                int
 	dial                     bool
+	waitState                time.Duration // after New: wait this long for StateConnected
 	dialTimeout              time.Duration
 	heartbeat                bool
 	sendBuffer, recvBuffer   int
@@ -288,6 +289,9 @@ func simMakeConfig(seed int64) simConfig {
 		restart:     ms(1, 10),
 	}
 	cfg.minDelay1013, cfg.minDelay14 = ms(0, 10), ms(0, 10)
+	if !cfg.dial && rng.IntN(3) == 0 {
+		cfg.waitState = ms(10, 300)
+	}
 	if rng.IntN(2) == 0 {
 		cfg.sendBuffer = 4 + rng.IntN(61)
 	}
@@ -549,7 +553,7 @@ func (r *simRun) onMessage(_ MessageType, data []byte) {
 		r.rec.count("hook-state")
 		c.State()
 	}
-	r.hookClose(r.hookRng, "close-in-onmessage", r.cfg.hookClose/4)
+	r.hookClose(r.hookRng, "close-in-onmessage", r.cfg.hookClose)
 }
 
 func (r *simRun) onConnect(ctx context.Context, conn *Conn) error {
@@ -753,6 +757,15 @@ func (r *simRun) run() {
 			case <-r.stopped:
 			}
 		}()
+		if cfg.waitState > 0 {
+			// Wait for the first connection, or not long.
+			r.rec.count("waitstate")
+			ctx, cancel := context.WithTimeout(context.Background(), cfg.waitState)
+			end := r.ops.begin("WaitState", ctx)
+			c.WaitState(ctx, StateConnected)
+			end()
+			cancel()
+		}
 		r.rec.count(fmt.Sprintf("senders-%d", len(cfg.msgs)))
 		var senders []chan struct{}
 		for i := range cfg.msgs {
