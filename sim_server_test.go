@@ -387,19 +387,18 @@ func (s *simServer) refuseHandshake(n int, rng *rand.Rand, w http.ResponseWriter
 
 // simConnPlan is what one connection does.
 type simConnPlan struct {
-	limit     int // refuse larger messages with 1009; 0 for none
-	reason    int // index into simReasons
-	endAfter  int // messages read before the end; -1: until the client goes
-	end       string
-	code      int
-	text      string
-	slow      bool
-	stallAt   int // -1 for none
-	stallFor  time.Duration
-	deaf      bool
-	sends     int
-	pings     bool
-	bigFrames bool
+	limit    int // refuse larger messages with 1009; 0 for none
+	reason   int // index into simReasons
+	endAfter int // messages read before the end; -1: until the client goes
+	end      string
+	code     int
+	text     string
+	slow     bool
+	stallAt  int // -1 for none
+	stallFor time.Duration
+	deaf     bool
+	sends    int
+	pings    bool
 }
 
 func (s *simServer) plan(rng *rand.Rand) simConnPlan {

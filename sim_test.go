@@ -212,12 +212,6 @@ func (o *simOps) stopping() {
 	}
 }
 
-func (o *simOps) pending() int {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return len(o.live)
-}
-
 func (o *simOps) check(now time.Time) {
 	o.mu.Lock()
 	var late []string
@@ -1180,7 +1174,12 @@ func TestSimulation(t *testing.T) {
 			}
 			lost += rec.lost
 			if *simVerboseFlag {
-				t.Logf("seed %d: %s", seed, rec.summary)
+				var keys []string
+				for k := range rec.hist {
+					keys = append(keys, k)
+				}
+				sort.Strings(keys)
+				t.Logf("seed %d: %s\n    exercised: %s", seed, rec.summary, strings.Join(keys, " "))
 			}
 			seen := make(map[string]bool)
 			for _, v := range rec.violations {
