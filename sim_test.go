@@ -68,9 +68,26 @@ var (
 	simVerboseFlag = flag.Bool("sim.v", false, "TestSimulation: log a summary of every run")
 )
 
-// simFixedSeeds run by plain go test; together they exercise every key of
-// simAllKeys.
-var simFixedSeeds = []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+// simFixedSeeds run by plain go test. Together they exercise every key of
+// simAllKeys (each at least three times in the run they were chosen from),
+// and on the code they were chosen against these replay a defect alone:
+// 292144571817 (ended-ctx-send-accepted), 292144571827
+// (refused-misidentified), 292144571831 (shrink-too-far), 292144571856
+// (close-before-done, hook-after-close), 292144571874 (negative-delay,
+// negative-backoff), 292144572037 (no-reconnect).
+var simFixedSeeds = []int64{
+	292144571817, 292144571827, 292144571830, 292144571831, 292144571856,
+	292144571861, 292144571863, 292144571865, 292144571874, 292144571917,
+	292144571940, 292144571981, 292144571986, 292144571993, 292144572010,
+	292144572023, 292144572037, 292144572044, 292144572049, 292144572055,
+	292144572060, 292144572069, 292144572079, 292144572086, 292144572113,
+	292144572115, 292144572119, 292144572120, 292144572144, 292144572168,
+	292144572174, 292144572180, 292144572190, 292144572198, 292144572219,
+	292144572231, 292144572234, 292144572264, 292144572266, 292144572267,
+	292144572268, 292144572291, 292144572325, 292144572330, 292144572336,
+	292144572353, 292144572367, 292144572381, 292144572388, 292144572399,
+	292144572404,
+}
 
 const (
 	simParallel     = 4               // runs at a time
