@@ -826,8 +826,13 @@ func (r *simRun) run() {
 		r.rec.violation("server-stuck", "%v\n%s", err, r.rec.dump())
 	}
 	r.check(c, dialErr, closedHooks)
+	s := r.srv
+	s.mu.Lock()
+	r.mu.Lock()
 	r.rec.summary = fmt.Sprintf("%s: %d attempts, %d connections, %d messages delivered, %d received, %d lost in flight, %d hooks",
-		time.Since(start).Round(time.Millisecond), len(r.srv.attempts), r.srv.conns, r.srv.whole, r.recvd, r.rec.lost, r.nhooks)
+		time.Since(start).Round(time.Millisecond), len(s.attempts), s.conns, s.whole, r.recvd, r.rec.lost, r.nhooks)
+	r.mu.Unlock()
+	s.mu.Unlock()
 }
 
 // closeLater waits for the run's moment to close.
