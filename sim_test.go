@@ -17,6 +17,7 @@ package wsreconnect
 //
 //	go test -run TestSimulation -sim.seed=N          # replay one seed
 //	go test -run TestSimulation -sim.seeds=K         # K seeds from a random start
+//	go test -run TestSimulation -sim.seeds=K -sim.start=S   # K seeds from S
 //	go test -race -run TestSimulation -sim.seeds=2000 -timeout 60m .   # the long run
 //
 // Plain go test runs simFixedSeeds, chosen so that every fault and client
@@ -65,6 +66,7 @@ const (
 var (
 	simSeedFlag    = flag.Int64("sim.seed", -1, "TestSimulation: replay this one seed (>= 0)")
 	simSeedsFlag   = flag.Int("sim.seeds", 0, "TestSimulation: run this many seeds, from a random start")
+	simStartFlag   = flag.Int64("sim.start", -1, "TestSimulation: with -sim.seeds, the first seed (default random)")
 	simVerboseFlag = flag.Bool("sim.v", false, "TestSimulation: log a summary of every run")
 )
 
@@ -74,7 +76,8 @@ var (
 // 292144571817 (ended-ctx-send-accepted), 292144571827
 // (refused-misidentified), 292144571831 (shrink-too-far), 292144571856
 // (close-before-done, hook-after-close), 292144571874 (negative-delay,
-// negative-backoff), 292144572037 (no-reconnect).
+// negative-backoff), 292144572037 (no-reconnect); 312617756647
+// (duplicate) about one run in three.
 var simFixedSeeds = []int64{
 	292144571817, 292144571827, 292144571830, 292144571831, 292144571856,
 	292144571861, 292144571863, 292144571865, 292144571874, 292144571917,
@@ -86,7 +89,7 @@ var simFixedSeeds = []int64{
 	292144572231, 292144572234, 292144572264, 292144572266, 292144572267,
 	292144572268, 292144572291, 292144572325, 292144572330, 292144572336,
 	292144572353, 292144572367, 292144572381, 292144572388, 292144572399,
-	292144572404,
+	292144572404, 312617756647,
 }
 
 const (
@@ -1164,7 +1167,10 @@ func TestSimulation(t *testing.T) {
 	case *simSeedFlag >= 0:
 		seeds = []int64{*simSeedFlag}
 	case *simSeedsFlag > 0:
-		start := rand.Int64N(1 << 40)
+		start := *simStartFlag
+		if start < 0 {
+			start = rand.Int64N(1 << 40)
+		}
 		t.Logf("seeds %d to %d", start, start+int64(*simSeedsFlag)-1)
 		for i := range *simSeedsFlag {
 			seeds = append(seeds, start+int64(i))
