@@ -9,8 +9,13 @@ package wsreconnect
 // reasons, slow reads, and messages and pings to the client. Seeded clients
 // send sequence-numbered, checksummed messages from several goroutines,
 // receive (or not), call the client from inside its hooks and close it at a
-// random moment. After each run the invariants listed at simCheck are
-// checked. Only the package's public API is used.
+// random moment. After each run the invariants listed at (*simRun).check
+// are checked. Only the package's public API is used. Every violation is
+// reported with its seed and a replay command.
+//
+// Seeds run four at a time. A run alone (-sim.seed) checks for leaked
+// goroutines with goleak; runs side by side check by the profiler label
+// that every goroutine started by a run (client, server) inherits.
 //
 // Everything derives from one int64 seed (math/rand/v2 PCG, one rand per
 // goroutine), so a run replays as far as scheduling allows:
@@ -922,7 +927,9 @@ func simExpectedAction(d Disconnect) Action {
 }
 
 // check tests the invariants:
-//   - every operation returned within its bound (the watchdog, above);
+//   - every operation returned within its bound (the watchdog, simOps);
+//   - after the server ended a connection or refused a handshake, the
+//     client dialed again or stopped within seconds (checkLiveness);
 //   - after Close returns from outside a hook, Done is closed and no hook
 //     starts;
 //   - no goroutine is left (simRunSeed);
