@@ -531,7 +531,7 @@ func (s *simServer) serveConn(c int, rng *rand.Rand, ws *websocket.Conn) {
 			continue
 		}
 		if open != nil && (h.kind != 'S' || [2]int{h.sender, h.seq} != *open) {
-			if sr := series[*open]; sr != nil && simStrictSplitSeries {
+			if sr := series[*open]; sr != nil {
 				s.rec.violation("split-series-interrupted", "connection %d: series %d/%d interrupted at part %d of %d by %q",
 					c, open[0], open[1], sr.next, sr.total, simHead(data))
 			}
@@ -558,10 +558,8 @@ func (s *simServer) serveConn(c int, rng *rand.Rand, ws *websocket.Conn) {
 				// The rest of a series whose start went out on an earlier
 				// connection: the application cannot use it.
 				s.rec.count("split-orphan-part")
-				if simStrictSplitSeries {
-					s.rec.violation("split-series-broken", "connection %d: series %d/%d starts at part %d of %d",
-						c, h.sender, h.seq, h.part, h.total)
-				}
+				s.rec.violation("split-series-broken", "connection %d: series %d/%d starts at part %d of %d",
+					c, h.sender, h.seq, h.part, h.total)
 				continue
 			case h.part != sr.next || h.total != sr.total || typ != sr.typ:
 				s.rec.violation("split-part-order", "connection %d: series %d/%d: part %d/%d (type %d) where part %d/%d (type %d) was due",
