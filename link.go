@@ -20,7 +20,6 @@ type link struct {
 	url         string
 	connectedAt time.Time // when the handshake completed; reset when OnConnect returned nil
 	inflate     bool      // permessage-deflate was negotiated
-	serving     bool      // handed to serve; only the client's goroutine uses it
 	flushing    sync.WaitGroup
 
 	// Guarded by the write lock. They track the message a 1009 from the

@@ -147,7 +147,6 @@ func (c *Client) connect(sv *supervisor) (*link, Disconnect) {
 		c.cur.Store(nil)
 		return nil, Disconnect{}
 	}
-	l.serving = true
 	return l, Disconnect{}
 }
 
