@@ -75,7 +75,8 @@ var (
 //     refused one forgotten: 5119, 5185, and less often 5158, 5270
 //     (refused-unnamed);
 //   - the refused message is queued again although a later part of it is
-//     already first in the queue: 5022 (duplicate);
+//     already first in the queue: 5022 alone, 5024 or 5191 in the
+//     batch (duplicate);
 //   - Send with an ended context writes: most seeds
 //     (ended-ctx-send-accepted).
 var simFixedSeeds = []int64{
