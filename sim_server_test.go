@@ -146,6 +146,38 @@ func simVerify(typ int, data []byte) (simHeader, error) {
 
 func simHead(data []byte) []byte { return data[:min(len(data), 40)] }
 
+// simMessageSized makes the message of sender's seq with exactly total
+// bytes, header included.
+func simMessageSized(rng *rand.Rand, sender, seq int, text bool, total int) []byte {
+	t := "B"
+	if text {
+		t = "T"
+	}
+	n := total
+	for range 4 {
+		n = total - len(fmt.Sprintf("M%d:%d:%s:%d:%08x|", sender, seq, t, n, 0))
+	}
+	body := make([]byte, 0, n)
+	if text {
+		for len(body) < n-4 {
+			r := simRunes[rng.IntN(36+1)]
+			if rng.IntN(8) == 0 {
+				r = simRunes[rng.IntN(len(simRunes))]
+			}
+			body = utf8.AppendRune(body, r)
+		}
+		for len(body) < n {
+			body = append(body, 'a')
+		}
+	} else {
+		for len(body) < n {
+			body = append(body, byte(rng.UintN(256)))
+		}
+	}
+	hdr := fmt.Sprintf("M%d:%d:%s:%d:%08x|", sender, seq, t, len(body), crc32.ChecksumIEEE(body))
+	return append([]byte(hdr), body...)
+}
+
 // simSplit is the splitter: parts "S<sender>:<seq>:<part>/<total>|" plus a
 // chunk of the whole message, cut on rune boundaries when it is UTF-8.
 func simSplit(data []byte, limit int) ([][]byte, error) {
@@ -224,6 +256,7 @@ type simServer struct {
 	baseLimit int
 	deafOK    bool // the client runs a heartbeat, so a deaf peer gets noticed
 	smallBuf  bool
+	fullRead  bool // read a message over the limit in full before refusing it
 	rec       *simRecorder
 	srv       *httptest.Server
 	quit      chan struct{}
@@ -241,9 +274,9 @@ type simServer struct {
 	whole     int // whole messages received
 }
 
-func newSimServer(seed int64, baseLimit int, deafOK, smallBuf bool, rec *simRecorder) *simServer {
+func newSimServer(seed int64, baseLimit int, deafOK, smallBuf, fullRead bool, rec *simRecorder) *simServer {
 	s := &simServer{
-		seed: seed, baseLimit: baseLimit, deafOK: deafOK, smallBuf: smallBuf, rec: rec,
+		seed: seed, baseLimit: baseLimit, deafOK: deafOK, smallBuf: smallBuf, fullRead: fullRead, rec: rec,
 		quit:      make(chan struct{}),
 		changed:   make(chan struct{}),
 		live:      make(map[net.Conn]bool),
@@ -399,6 +432,7 @@ type simConnPlan struct {
 	deaf     bool
 	sends    int
 	pings    bool
+	deafFor  time.Duration // after a 1009, read nothing more for this long, then drop
 }
 
 func (s *simServer) plan(rng *rand.Rand) simConnPlan {
@@ -448,6 +482,9 @@ func (s *simServer) plan(rng *rand.Rand) simConnPlan {
 			p.sends = 1 + rng.IntN(30)
 		}
 		p.pings = rng.IntN(3) == 0
+	}
+	if p.limit > 0 && (rng.IntN(4) == 0 || (s.fullRead && rng.IntN(3) > 0)) {
+		p.deafFor = time.Duration(30+rng.IntN(270)) * time.Millisecond
 	}
 	return p
 }
@@ -510,7 +547,7 @@ func (s *simServer) serveConn(c int, rng *rand.Rand, ws *websocket.Conn) {
 			return
 		}
 		lr := r
-		if p.limit > 0 {
+		if p.limit > 0 && !s.fullRead {
 			lr = io.LimitReader(r, int64(p.limit)+1)
 		}
 		data, err := io.ReadAll(lr)
@@ -615,6 +652,16 @@ func (s *simServer) refuse(c int, p simConnPlan, ws *websocket.Conn, data []byte
 			s.refused[[2]int{h.sender, h.seq}] = true
 			s.refusedBy = append(s.refusedBy, p.limit)
 		})
+	}
+	if p.deafFor > 0 {
+		// Stop reading: what the client writes after the refused message
+		// fills the socket buffers, and a write blocks midway until the
+		// connection is dropped.
+		s.rec.count("1009-stall")
+		if ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(int(CloseMessageTooBig), reason), time.Now().Add(time.Second)) == nil {
+			s.pause(p.deafFor)
+		}
+		return
 	}
 	s.closeAndDrain(ws, int(CloseMessageTooBig), reason)
 }
