@@ -212,6 +212,9 @@ func (l *link) disconnect(readErr error) Disconnect {
 		}
 	}
 	d.Err = &CloseError{Code: d.Code, Reason: d.Reason, cause: cause}
+	if d.Code != CloseMessageTooBig || d.Local {
+		d.refused = nil // the peer refused nothing
+	}
 	return d
 }
 

@@ -85,6 +85,9 @@ var simFixedSeeds = []int64{
 	5126, 5128, 5139, 5141, 5149, 5153, 5158, 5164, 5168, 5169,
 	5185, 5188, 5191, 5202, 5214, 5215, 5223, 5225, 5237, 5239,
 	5240, 5245, 5255, 5257, 5258, 5266, 5270, 5271, 5298,
+	// Found a message reported dropped after it was delivered (Close
+	// during the policy after a disconnect that was not a 1009).
+	1088, 1145,
 }
 
 const (
