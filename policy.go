@@ -72,15 +72,16 @@ type Disconnect struct {
 	// URL is the endpoint, without credentials or query.
 	URL string
 	// Refused is the client's copy of the message the peer refused with
-	// 1009 (taken to be the largest written on that connection), else nil.
+	// 1009, else nil. The peer does not say which message it was: the
+	// client takes the first message of the largest size written in full
+	// on that connection (the whole message, for a part of a split one).
 	// With a splitter it is sent again, split; without one it is also
-	// reported to the OnDropped hook. It is nil too when the peer refused
-	// the message while it was still being written: that message is then
+	// reported to the OnDropped hook. It is nil when a message larger than
+	// any written in full failed while being written: that message is
 	// still queued, and is split or dropped (and reported) like any queued
-	// message over the new limit. The client keeps a copy of the largest
-	// message written on each connection for this, only when a splitter or
-	// a hook that could take it back is set. It is set when the
-	// OnDisconnect hook runs; the policy sees nil.
+	// message over the new limit. The client keeps a copy for this only
+	// when a splitter or a hook that could take it back is set. It is set
+	// when the OnDisconnect hook runs; the policy sees nil.
 	Refused []byte
 
 	largest int      // largest message written on the connection
