@@ -117,8 +117,9 @@ type Client struct {
 
 	mu      sync.Mutex
 	state   State
-	stateCh chan struct{} // made by WaitState; closed on the next state change
+	stateCh chan struct{} // made by WaitState and Dial; closed on the next change
 	err     error         // the abort reason
+	cameUp  bool          // a connection came up (OnConnect returned nil), for Dial
 }
 
 // New checks url and the options and returns a Client that connects in the
@@ -174,26 +175,35 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	select {
-	case <-c.up:
-	case <-c.done:
-	case <-ctx.Done():
-	}
-	c.mu.Lock()
-	reason := c.err
-	c.mu.Unlock()
-	select {
-	case <-c.up:
-		if reason == nil {
-			return c, nil
+	for {
+		c.mu.Lock()
+		up, state, reason := c.cameUp, c.state, c.err
+		if up || state == StateClosed {
+			c.mu.Unlock()
+			if up && reason == nil {
+				return c, nil
+			}
+			c.Close()
+			if reason == nil {
+				reason = ErrClosed
+			}
+			return nil, reason
 		}
-	default:
+		if c.stateCh == nil {
+			c.stateCh = make(chan struct{})
+		}
+		changed := c.stateCh
+		c.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			c.Close()
+			if reason := c.Err(); reason != nil {
+				return nil, reason
+			}
+			return nil, ctx.Err()
+		}
 	}
-	c.Close()
-	if reason != nil {
-		return nil, reason
-	}
-	return nil, ctx.Err()
 }
 
 // Send writes a data message. typ is TextMessage or BinaryMessage.
@@ -524,6 +534,11 @@ func (c *Client) setStateLocked(s State) {
 		return
 	}
 	c.state = s
+	c.notifyLocked()
+}
+
+// notifyLocked wakes every WaitState and Dial.
+func (c *Client) notifyLocked() {
 	if c.stateCh != nil {
 		close(c.stateCh)
 		c.stateCh = nil

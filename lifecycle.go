@@ -6,7 +6,9 @@ import (
 	"errors"
 	"runtime"
 	"strconv"
+	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // The lifecycle of a Client, in one place.
@@ -85,17 +87,93 @@ func goid() uint64 {
 
 // lifecycle is the part of a Client that says where it is in its life.
 type lifecycle struct {
-	ctx     context.Context    // canceled when the client stops: Close or an abort
-	cancel  context.CancelFunc //
-	closing atomic.Bool        // Close was called
-	done    chan struct{}      // closed when the client's goroutine has ended
-	up      chan struct{}      // closed when the first connection came up (for Dial)
-	gid     atomic.Uint64      // the client's goroutine
-	inHook  atomic.Bool        // the client's goroutine is running a hook
+	ctx     context.Context // &stop: done when the client stops, by Close or an abort
+	stop    stopContext
+	closing atomic.Bool   // Close was called
+	done    chan struct{} // closed when the client's goroutine has ended
+	gid     atomic.Uint64 // the client's goroutine
+	inHook  atomic.Bool   // the client's goroutine is running a hook
 }
 
 func (lc *lifecycle) init() {
-	lc.ctx, lc.cancel = context.WithCancel(context.Background())
+	lc.stop.done = make(chan struct{})
+	lc.ctx = &lc.stop
 	lc.done = make(chan struct{})
-	lc.up = make(chan struct{})
+}
+
+// cancel stops the client's context; only the first call does anything.
+func (lc *lifecycle) cancel() { lc.stop.cancel() }
+
+// stopContext is the client's context: done when the client stops. It lives
+// inside the Client and implements AfterFunc, which the context package
+// uses for contexts derived from it (each attempt's, and any that user code
+// derives from the OnConnect ctx): they need no goroutine and no map of
+// children, so an idle client pays nothing for them.
+type stopContext struct {
+	done chan struct{}
+
+	mu      sync.Mutex
+	stopped bool
+	funcs   []*afterFunc // registered by AfterFunc, not yet stopped
+}
+
+type afterFunc struct{ f func() }
+
+func (s *stopContext) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (s *stopContext) Done() <-chan struct{}       { return s.done }
+func (s *stopContext) Value(any) any               { return nil }
+
+func (s *stopContext) Err() error {
+	select {
+	case <-s.done:
+		return context.Canceled
+	default:
+		return nil
+	}
+}
+
+// AfterFunc arranges for f to run once the context is done, and returns a
+// function that unregisters f, reporting whether it did so before f ran.
+func (s *stopContext) AfterFunc(f func()) (stop func() bool) {
+	a := &afterFunc{f: f}
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		go f()
+		return func() bool { return false }
+	}
+	s.funcs = append(s.funcs, a)
+	s.mu.Unlock()
+	return func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for i, x := range s.funcs {
+			if x == a {
+				s.funcs = append(s.funcs[:i], s.funcs[i+1:]...)
+				if len(s.funcs) == 0 {
+					s.funcs = nil // an idle client keeps no slice
+				}
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// cancel closes done and runs the registered funcs, once. The funcs are the
+// context package's cancellations of derived contexts, which do not block.
+func (s *stopContext) cancel() {
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return
+	}
+	s.stopped = true
+	close(s.done)
+	funcs := s.funcs
+	s.funcs = nil
+	s.mu.Unlock()
+	for _, a := range funcs {
+		a.f()
+	}
 }

@@ -21,7 +21,6 @@ type supervisor struct {
 	downSince   time.Time // when the client last lost (or started without) a connection
 	authRetried bool      // an auth failure was retried with fresh headers
 	compress    bool      // write compressed (after a 1009, WithCompressionOnShrink)
-	cameUp      bool      // a connection came up at least once (c.up is closed)
 	refusals    int       // consecutive handshakes refused with an abort-class status
 	restart     *backoff.ExponentialBackOff
 }
@@ -136,10 +135,12 @@ func (c *Client) connect(sv *supervisor) (*link, Disconnect) {
 		}
 	}
 	l.connectedAt = time.Now()
-	if !sv.cameUp {
-		sv.cameUp = true
-		close(c.up)
+	c.mu.Lock()
+	if !c.cameUp {
+		c.cameUp = true
+		c.notifyLocked()
 	}
+	c.mu.Unlock()
 	dropped, err := c.prepareQueue()
 	c.dropped(dropped, ErrMessageTooBig)
 	if err != nil {
