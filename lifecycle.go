@@ -34,7 +34,7 @@ import (
 //
 // Once c.ctx is canceled no connection attempt starts, OnMessage is no
 // longer called and Send and Receive report the end. The client's goroutine
-// then runs finish: OnDropped for the discarded messages, StateClosed, and
+// then runs finish: StateClosed, OnDropped for the discarded messages, and
 // last of all it closes done. Nothing of the client's runs after done is
 // closed, except a header func that ignores its ctx (its result is
 // discarded).
