@@ -771,3 +771,22 @@ func TestRefusedEndpointMovesOn(t *testing.T) {
 		assert.Equal(t, []int{1, 1}, []int{aAttempts, bAttempts})
 	})
 }
+
+// TestRefusedMessageStillQueuedIsNotQueuedTwice: when a later part of the
+// refused message failed, the message is already first in the queue; the
+// 1009 must not queue it a second time.
+func TestRefusedMessageStillQueuedIsNotQueuedTwice(t *testing.T) {
+	t.Parallel()
+	c := &Client{opts: defaultOptions(), wlock: make(chan struct{}, 1)}
+	c.opts.splitter = chunker
+	c.w.queue.max = 8
+	c.w.limit = 100
+	m, err := c.split(BinaryMessage, bytes.Repeat([]byte("x"), 250), 100)
+	require.NoError(t, err)
+	c.w.queue.pushFront(m) // its third part failed: queued again, whole
+	d := Disconnect{Code: CloseMessageTooBig, largest: 100, refused: &m}
+	dropped := c.shrink(&supervisor{}, &d)
+	assert.Empty(t, dropped)
+	assert.Equal(t, 1, c.w.queue.len(), "queued once")
+	assert.Equal(t, 50, c.w.limit)
+}
