@@ -363,7 +363,7 @@ func (c *Client) writeFrameLocked(ctx context.Context, l *link, m message, data 
 		return err
 	}
 	if record {
-		l.record(m)
+		l.record(&m)
 	}
 	c.stats.messagesOut.Add(1)
 	c.stats.bytesOut.Add(int64(len(data)))

@@ -102,10 +102,11 @@ func (l *link) write(ctx context.Context, typ MessageType, data []byte) (record 
 // record remembers m as the message a 1009 from the peer refers to, should
 // one come: the first message of the largest size written in full. A copy
 // is kept only when a hook could take it back.
-func (l *link) record(m message) {
+func (l *link) record(m *message) {
 	switch {
 	case m.owned:
-		l.refused = &m
+		r := *m
+		l.refused = &r
 	case l.keepCopy:
 		l.copyBuf = append(l.copyBuf[:0], m.data...)
 		l.refused = &message{typ: m.typ, data: l.copyBuf, owned: true}

@@ -411,10 +411,7 @@ func (c *Client) delay(sv *supervisor, d Disconnect) (time.Duration, error) {
 		if next == backoff.Stop {
 			return 0, fmt.Errorf("%w: %w", ErrRetriesExhausted, d.Err)
 		}
-		floor, cut := capServer(c.minDelay(d))
-		if he := (*HandshakeError)(nil); errors.As(d.Err, &he) && he.retryCut {
-			cut = true
-		}
+		floor, cut := c.minDelay(d)
 		if cut {
 			c.logger.LogAttrs(context.Background(), slog.LevelWarn, "wsreconnect: server-directed wait cut to the maximum",
 				slog.Duration("max", MaxServerDelay), slog.String("url", d.URL))
@@ -437,16 +434,17 @@ func (c *Client) delay(sv *supervisor, d Disconnect) (time.Duration, error) {
 }
 
 // minDelay is the floor on the wait after d: the server's Retry-After, or
-// the floor set for d's close code.
-func (c *Client) minDelay(d Disconnect) time.Duration {
+// the floor set for d's close code, at most MaxServerDelay; cut reports
+// that it asked for more.
+func (c *Client) minDelay(d Disconnect) (floor time.Duration, cut bool) {
 	var he *HandshakeError
 	if errors.As(d.Err, &he) {
-		return he.RetryAfter
+		return he.RetryAfter, he.retryCut
 	}
 	if d.Code != 0 {
-		return c.opts.minDelays[d.Code]
+		return capServer(c.opts.minDelays[d.Code])
 	}
-	return 0
+	return 0, false
 }
 
 // isAuthFailure reports whether d looks like rejected credentials, which
