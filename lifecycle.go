@@ -65,7 +65,11 @@ func (c *Client) hook(f func()) {
 // inOwnHook reports whether the caller is a hook running on the client's
 // goroutine. Outside hooks it costs one atomic load.
 func (c *Client) inOwnHook() bool {
-	return c.inHook.Load() && goid() == c.gid.Load()
+	if !c.inHook.Load() {
+		return false
+	}
+	id := goid()
+	return id != 0 && id == c.gid.Load()
 }
 
 // goid returns the current goroutine's id, parsed from the first line of
