@@ -135,10 +135,7 @@ func TestPolicyTableEndToEnd(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			srv := newTestServer(t, tt.setup)
-			hook := newRecvHook()
-			c, err := New(srv.url(), testOptions(append(tt.opts, hook.option())...)...)
-			require.NoError(t, err)
-			defer c.Close()
+			c, hook := hookedClient(t, srv.url(), tt.opts...)
 
 			got := hook.next(t)
 			assert.Equal(t, tt.action, got.a, "action for %+v", got.d)

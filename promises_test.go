@@ -202,22 +202,28 @@ func TestSplitSeriesGoesOutWholeOnOneConnection(t *testing.T) {
 	assert.Equal(t, "end", delivered[1])
 }
 
+// burstServer sends 20 messages ("0" to "19") on its first connection,
+// then ends it with end; later connections are held open.
+func burstServer(t *testing.T, end func(ws *websocket.Conn)) *testServer {
+	return newTestServer(t, func(s *testServer) {
+		s.handle = func(n int, ws *websocket.Conn) {
+			if n > 1 {
+				hold(ws)
+				return
+			}
+			for i := range 20 {
+				ws.WriteMessage(websocket.TextMessage, []byte(strconv.Itoa(i)))
+			}
+			end(ws)
+		}
+	})
+}
+
 // TestSenderThatNeverReceivesNoticesADeadConnection: the reader must not
 // block on a full receive buffer while the peer goes away.
 func TestSenderThatNeverReceivesNoticesADeadConnection(t *testing.T) {
 	t.Run("drop after a burst", func(t *testing.T) {
-		srv := newTestServer(t, func(s *testServer) {
-			s.handle = func(n int, ws *websocket.Conn) {
-				if n == 1 {
-					for i := range 20 {
-						ws.WriteMessage(websocket.TextMessage, []byte(strconv.Itoa(i)))
-					}
-					drop(ws)
-					return
-				}
-				hold(ws)
-			}
-		})
+		srv := burstServer(t, drop)
 		hook := newRecvHook()
 		c, err := Dial(ctxTimeout(t), srv.url(), testOptions(hook.option())...)
 		require.NoError(t, err)
@@ -233,18 +239,9 @@ func TestSenderThatNeverReceivesNoticesADeadConnection(t *testing.T) {
 		}
 	})
 	t.Run("ping and 1001 behind the burst", func(t *testing.T) {
-		srv := newTestServer(t, func(s *testServer) {
-			s.handle = func(n int, ws *websocket.Conn) {
-				if n == 1 {
-					for i := range 20 {
-						ws.WriteMessage(websocket.TextMessage, []byte(strconv.Itoa(i)))
-					}
-					ws.WriteControl(websocket.PingMessage, []byte("p"), time.Now().Add(time.Second))
-					closeWith(ws, 1001, "restart")
-					return
-				}
-				hold(ws)
-			}
+		srv := burstServer(t, func(ws *websocket.Conn) {
+			ws.WriteControl(websocket.PingMessage, []byte("p"), time.Now().Add(time.Second))
+			closeWith(ws, 1001, "restart")
 		})
 		hook := newRecvHook()
 		c, err := Dial(ctxTimeout(t), srv.url(), testOptions(hook.option())...)
@@ -364,10 +361,7 @@ func TestServerDirectedWaitNeverFloods(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			srv := newTestServer(t, tt.setup)
-			hook := newRecvHook()
-			c, err := New(srv.url(), testOptions(append(tt.opts, hook.option())...)...)
-			require.NoError(t, err)
-			defer c.Close()
+			c, hook := hookedClient(t, srv.url(), tt.opts...)
 			d := hook.next(t)
 			assert.GreaterOrEqual(t, d.d.Delay, 30*time.Minute, "a server-directed wait is not cut low")
 			assert.GreaterOrEqual(t, c.Stats().Backoff, time.Duration(0))

@@ -215,6 +215,19 @@ func (h *recvHook) option() Option {
 	return WithOnDisconnect(func(d Disconnect, a Action) { h.ch <- decision{d, a} })
 }
 
+// hookedClient starts a client on url (with testOptions and opts) whose
+// disconnects go to the returned hook; it is closed when the test ends.
+func hookedClient(t *testing.T, url string, opts ...Option) (*Client, *recvHook) {
+	t.Helper()
+	hook := newRecvHook()
+	c, err := New(url, testOptions(append(opts, hook.option())...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, hook
+}
+
 func (h *recvHook) next(t *testing.T) decision {
 	t.Helper()
 	select {

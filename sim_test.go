@@ -564,15 +564,22 @@ func (r *simRun) policy(d Disconnect) Action {
 	rng := r.hookRng
 	if rng.IntN(1000) < r.cfg.policySend {
 		r.rec.count("policy-send")
-		r.hookSeq++
-		ctx, cancel := simHookCtx(nil)
-		err := r.sendOne(ctx, c, rng, simHookSender, r.hookSeq, false, simSizeLarge)
-		cancel()
-		if errors.Is(err, context.DeadlineExceeded) {
-			r.rec.violation("hook-call-waited", "Send inside the Policy waited for its context: %v", err)
-		}
+		r.hookSend(c, rng, nil, "the Policy", simSizeLarge)
 	}
 	return DefaultPolicy(d)
+}
+
+// hookSend sends one message from inside a hook (where names it), which
+// must not wait for the hook's own goroutine. ctxRng is passed on to
+// simHookCtx; the caller holds hookMu.
+func (r *simRun) hookSend(c *Client, rng, ctxRng *rand.Rand, where string, size int) {
+	r.hookSeq++
+	ctx, cancel := simHookCtx(ctxRng)
+	err := r.sendOne(ctx, c, rng, simHookSender, r.hookSeq, false, size)
+	cancel()
+	if errors.Is(err, context.DeadlineExceeded) {
+		r.rec.violation("hook-call-waited", "Send inside %s waited for its context: %v", where, err)
+	}
 }
 
 func (r *simRun) onDisconnect(d Disconnect, a Action) {
@@ -629,13 +636,7 @@ func (r *simRun) onDisconnect(d Disconnect, a Action) {
 	}
 	if rng.IntN(5) == 0 {
 		r.rec.count("hook-send")
-		r.hookSeq++
-		ctx, cancel := simHookCtx(rng)
-		err := r.sendOne(ctx, c, rng, simHookSender, r.hookSeq, false, simSizeAny)
-		cancel()
-		if errors.Is(err, context.DeadlineExceeded) {
-			r.rec.violation("hook-call-waited", "Send inside OnDisconnect waited for its context: %v", err)
-		}
+		r.hookSend(c, rng, rng, "OnDisconnect", simSizeAny)
 	}
 	if rng.IntN(5) == 0 {
 		r.rec.count("hook-receive")
