@@ -176,35 +176,23 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	for {
-		c.mu.Lock()
-		up, state, reason := c.cameUp, c.state, c.err
-		if up || state == StateClosed {
-			c.mu.Unlock()
-			if up && reason == nil {
-				return c, nil
-			}
-			c.Close()
-			if reason == nil {
-				reason = ErrClosed
-			}
-			return nil, reason
-		}
-		if c.stateCh == nil {
-			c.stateCh = make(chan struct{})
-		}
-		changed := c.stateCh
-		c.mu.Unlock()
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			c.Close()
-			if reason := c.Err(); reason != nil {
-				return nil, reason
-			}
-			return nil, ctx.Err()
-		}
+	var up bool
+	var reason error
+	err = c.waitUntil(ctx, func() bool {
+		up, reason = c.cameUp, c.err
+		return up || c.state == StateClosed
+	})
+	if err == nil && up && reason == nil {
+		return c, nil
 	}
+	c.Close()
+	if reason := c.Err(); reason != nil {
+		return nil, reason
+	}
+	if err != nil {
+		return nil, err
+	}
+	return nil, ErrClosed
 }
 
 // Send writes a data message. typ is TextMessage or BinaryMessage.
@@ -286,10 +274,16 @@ func (c *Client) checkMessage(typ MessageType, data []byte) error {
 	if typ != TextMessage && typ != BinaryMessage {
 		return fmt.Errorf("wsreconnect: invalid message type %d", typ)
 	}
-	if typ == TextMessage && !c.opts.skipUTF8Check && !utf8.Valid(data) {
+	if !c.validText(typ, data) {
 		return ErrInvalidUTF8
 	}
 	return nil
+}
+
+// validText reports whether data may go out as typ: text must be valid
+// UTF-8, unless WithoutUTF8Check.
+func (c *Client) validText(typ MessageType, data []byte) bool {
+	return typ != TextMessage || c.opts.skipUTF8Check || utf8.Valid(data)
 }
 
 func tooBig(n, limit int) error {
@@ -312,7 +306,7 @@ func (c *Client) split(typ MessageType, data []byte, limit int) (message, error)
 		if len(p) > limit {
 			return message{}, fmt.Errorf("wsreconnect: splitter returned a part of %d bytes: %w", len(p), tooBig(len(p), limit))
 		}
-		if typ == TextMessage && !c.opts.skipUTF8Check && !utf8.Valid(p) {
+		if !c.validText(typ, p) {
 			return message{}, fmt.Errorf("wsreconnect: splitter cut a text message inside a character: %w", ErrInvalidUTF8)
 		}
 	}
@@ -480,15 +474,30 @@ func (c *Client) State() State {
 // connection. Called from a hook, it returns at once: nil if the client is
 // in s, else ErrWouldBlock (or the ErrClosed error).
 func (c *Client) WaitState(ctx context.Context, s State) error {
+	var cur State
+	var reason error
+	if err := c.waitUntil(ctx, func() bool {
+		cur, reason = c.state, c.err
+		return cur == s || cur == StateClosed
+	}); err != nil {
+		return err
+	}
+	if cur == s {
+		return nil
+	}
+	return closedError(reason)
+}
+
+// waitUntil returns nil once cond, evaluated under c.mu, holds; it is
+// evaluated again on every state change (and when a connection first came
+// up). It returns ctx's error if ctx ends first, and ErrWouldBlock at once
+// when called from a hook, which no state change can reach while it runs.
+func (c *Client) waitUntil(ctx context.Context, cond func() bool) error {
 	for {
 		c.mu.Lock()
-		cur, reason := c.state, c.err
-		if cur == s || cur == StateClosed {
+		if cond() {
 			c.mu.Unlock()
-			if cur == s {
-				return nil
-			}
-			return closedError(reason)
+			return nil
 		}
 		if c.stateCh == nil {
 			c.stateCh = make(chan struct{})

@@ -464,51 +464,36 @@ func isAuthFailure(d Disconnect) bool {
 // shrink applies a 1009 from the peer: the outbound limit drops to the
 // limit the peer's reason names or, when it names none (or an absurd one),
 // to half the size of the largest message written on the connection, so
-// that a few refusals find the peer's limit. The refused message (see
-// link.record) is put back at the head of the queue, split, if a splitter
-// is set; otherwise it is returned to be reported as dropped. d.Refused is
-// set.
+// that a few refusals find the peer's limit. With WithCompressionOnShrink,
+// the first 1009 turns on compression instead and keeps the limit. The
+// refused message (see link.record) is put back at the head of the queue,
+// split if it no longer fits; what cannot be is returned, to be reported
+// as dropped. d.Refused is set.
 func (c *Client) shrink(sv *supervisor, d *Disconnect) (dropped []message) {
-	if c.opts.compressOnShrink && !sv.compress {
-		// First try compression: the refused message goes out again, whole
-		// and compressed, and the limit stays.
-		sv.compress = true
-		if d.refused != nil && d.refused.data == nil {
-			return []message{*d.refused} // not copied: nothing could take it back
-		}
-		if d.refused != nil {
-			d.Refused = d.refused.data
-			c.wlock <- struct{}{}
-			if c.w.queue.len() == 0 || !sameBuffer(c.w.queue.peek().data, d.refused.data) {
-				c.w.queue.pushFront(*d.refused)
-			}
-			c.unlockWrite()
-		}
-		return nil
-	}
-	limit := d.largest / 2
-	if n := parseLimit(d.Reason, d.largest); n > 0 {
-		limit = n
-	}
-	if limit <= 0 {
-		return nil
-	}
 	c.wlock <- struct{}{}
 	defer c.unlockWrite()
-	if c.w.limit == 0 || limit < c.w.limit {
-		c.w.limit = limit
-		c.stats.limit.Store(int64(limit))
+	if c.opts.compressOnShrink && !sv.compress {
+		sv.compress = true
+	} else {
+		limit := d.largest / 2
+		if n := parseLimit(d.Reason, d.largest); n > 0 {
+			limit = n
+		}
+		if limit > 0 && (c.w.limit == 0 || limit < c.w.limit) {
+			c.w.limit = limit
+			c.stats.limit.Store(int64(limit))
+		}
 	}
 	if d.refused == nil {
 		return nil
 	}
 	d.Refused = d.refused.data
 	if d.refused.data == nil {
-		return []message{*d.refused}
+		return []message{*d.refused} // not copied: nothing could take it back
 	}
 	if c.w.queue.len() > 0 && sameBuffer(c.w.queue.peek().data, d.refused.data) {
 		// A later part of it failed: it is already first in the queue,
-		// where prepareQueue splits it again.
+		// where prepareQueue splits it again if need be.
 		return nil
 	}
 	m := *d.refused
