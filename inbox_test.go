@@ -38,3 +38,44 @@ func TestInboxNeverStrandsAMessage(t *testing.T) {
 		require.Len(t, m.data, i%3000, "message %d out of order", i)
 	}
 }
+
+// TestInboxOverflowBounds: with the channel full, the overflow is full at
+// 64 messages or at 64 KiB, whichever comes first, and the reader is let
+// go on only once Receive has taken half of it.
+func TestInboxOverflowBounds(t *testing.T) {
+	t.Parallel()
+	t.Run("messages", func(t *testing.T) {
+		var in inbox
+		ch := in.channel(1)
+		require.False(t, in.put(ch, received{})) // into the channel
+		for i := 1; i < overflowMessages; i++ {
+			require.False(t, in.put(ch, received{}), "message %d of the overflow", i)
+		}
+		require.True(t, in.put(ch, received{}), "the 64th message fills it")
+		room := in.roomOrNil()
+		require.NotNil(t, room)
+		for range overflowMessages / 2 {
+			_, ok := in.poll(ch)
+			require.True(t, ok)
+			select {
+			case <-room:
+				t.Fatal("let go before half was taken")
+			default:
+			}
+		}
+		in.poll(ch)
+		select {
+		case <-room:
+		default:
+			t.Fatal("not let go once half was taken")
+		}
+		require.Nil(t, in.roomOrNil())
+	})
+	t.Run("bytes", func(t *testing.T) {
+		var in inbox
+		ch := in.channel(1)
+		in.put(ch, received{})
+		require.False(t, in.put(ch, received{data: make([]byte, overflowBytes-1)}))
+		require.True(t, in.put(ch, received{data: make([]byte, 1)}), "64 KiB fills it")
+	})
+}

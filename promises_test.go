@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -780,4 +781,52 @@ func TestRefusedMessageStillQueuedIsNotQueuedTwice(t *testing.T) {
 	assert.Empty(t, dropped)
 	assert.Equal(t, 1, c.w.queue.len(), "queued once")
 	assert.Equal(t, 50, c.w.limit)
+}
+
+// TestHeaderFuncReservedHeaderAborts: a header func that returns a header
+// the handshake sets itself makes the client abort; a retry cannot fix it.
+func TestHeaderFuncReservedHeaderAborts(t *testing.T) {
+	srv := newTestServer(t, nil)
+	c, err := Dial(ctxTimeout(t), srv.url(), testOptions(WithHeaderFunc(func(context.Context) (http.Header, error) {
+		return http.Header{"Sec-Websocket-Key": {"mine"}}, nil
+	}))...)
+	assert.Nil(t, c)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "Sec-Websocket-Key")
+	attempts, _, _ := srv.snapshot()
+	assert.Zero(t, attempts, "nothing was sent")
+}
+
+// TestServerDirectedWaitCutIsLoggedAtWarn: a wait cut to MaxServerDelay
+// says so at Warn level.
+func TestServerDirectedWaitCutIsLoggedAtWarn(t *testing.T) {
+	srv := newTestServer(t, func(s *testServer) {
+		s.refuse = func(_ int, w http.ResponseWriter) bool {
+			w.Header().Set("Retry-After", "86400")
+			http.Error(w, "later", http.StatusServiceUnavailable)
+			return true
+		}
+	})
+	var buf syncBuffer
+	logger := slog.New(slog.NewTextHandler(&buf, nil))
+	_, hook := hookedClient(t, srv.url(), WithLogger(logger))
+	d := hook.next(t)
+	assert.GreaterOrEqual(t, d.d.Delay, MaxServerDelay)
+	assert.Contains(t, buf.String(), `level=WARN msg="wsreconnect: server-directed wait cut to the maximum"`)
+}
+
+// TestOnMessageNotCalledAfterClose: Close from inside OnMessage stops the
+// deliveries, although more messages arrive.
+func TestOnMessageNotCalledAfterClose(t *testing.T) {
+	srv := burstServer(t, hold)
+	var calls atomic.Int32
+	ref := newClientRef()
+	c, err := New(srv.url(), testOptions(WithOnMessage(func(MessageType, []byte) {
+		calls.Add(1)
+		ref.get().Close()
+	}))...)
+	require.NoError(t, err)
+	ref.set(c)
+	waitClosed(t, c)
+	assert.Equal(t, int32(1), calls.Load())
 }
