@@ -667,10 +667,11 @@ func (cn *Conn) Send(ctx context.Context, typ MessageType, data []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if c.w.limit > 0 && len(data) > c.w.limit {
+	m := message{typ: typ, data: data}
+	if !m.fits(c.w.limit) {
 		return tooBig(len(data), c.w.limit)
 	}
-	if err := c.writeLocked(ctx, cn.l, message{typ: typ, data: data}); err != nil {
+	if err := c.writeLocked(ctx, cn.l, m); err != nil {
 		cn.l.failWrite(err)
 		return fmt.Errorf("wsreconnect: write: %w", err)
 	}
