@@ -111,9 +111,16 @@ type Client struct {
 		limit     int           // outbound limit in bytes, 0 for none
 		room      chan struct{} // made by a waiting Send; closed when queue room frees or mode changes
 		closedErr error
-		discarded []message // dropped by a stop, for the OnDropped hook
+		pending   []dropRecord // dropped, for the client's goroutine to report to OnDropped
+		lastSeq   uint64       // the last sequence number accepted (WithAcks)
+		seqAny    bool         // one was
 	}
+	win     *window       // the replay window, with WithAcks
+	dropsCh chan struct{} // capacity 1: pending has records to report
 	cur atomic.Pointer[link] // the connection the client's goroutine works on, for Close when a write is stuck
+
+	closeSpec   atomic.Pointer[closeSpec] // the code and reason Close chose
+	reconnectCh chan struct{}             // capacity 1: Reconnect asks to cut the wait
 
 	mu      sync.Mutex
 	state   State
@@ -158,7 +165,13 @@ func New(rawURL string, opts ...Option) (*Client, error) {
 	}
 	c.lifecycle.init()
 	c.w.queue.max = o.sendBuffer
+	c.w.queue.maxBytes = o.sendBufferBytes
 	c.w.queue.size = &c.stats.queued
+	c.dropsCh = make(chan struct{}, 1)
+	c.reconnectCh = make(chan struct{}, 1)
+	if o.acks != nil {
+		c.win = newWindow(o.acks)
+	}
 	c.w.limit = o.maxMessageSize
 	c.stats.limit.Store(int64(o.maxMessageSize))
 	go c.run()
@@ -198,20 +211,23 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 // Send writes a data message. typ is TextMessage or BinaryMessage.
 //
 // When the client is connected, Send writes data on the connection and
-// returns nil once it is written; it does not keep data after it returns.
-// ctx bounds the wait for the write lock and, if it has a deadline, the
-// write itself: a write cut by the deadline breaks the connection, which is
-// then reconnected, and Send returns ctx's error (that message is not
-// written again; the peer may have seen part of it).
+// returns nil once it is written; it does not keep data after it returns
+// (with WithAcks, a tracked message is copied into the replay window). ctx
+// bounds the wait for the write lock and, if it has a deadline, the write
+// itself: a write cut by the deadline breaks the connection, which is then
+// reconnected, and Send returns ctx's error (that message is not written
+// again; the peer may have seen part of it).
 //
 // While the client is disconnected, Send copies the message into a bounded
-// FIFO queue (WithSendBuffer) and returns nil; queued messages are written
-// in order after the next connection is up and the OnConnect hook has run.
-// When the queue is full Send blocks until there is room or ctx ends; if ctx
-// ends first Send returns ctx's error and the message is never written. A
-// Send whose ctx has already ended writes nothing and returns ctx's error.
-// A message whose write fails because the connection broke is queued again
-// at the head, so it is written after the reconnect.
+// FIFO queue (WithSendBuffer, WithSendBufferBytes) and returns nil; queued
+// messages are written in order after the next connection is up and the
+// OnConnect hook has run. When the queue is full Send does what
+// WithQueueOverflow says: by default it blocks until there is room or ctx
+// ends; if ctx ends first Send returns ctx's error and the message is never
+// written. A Send whose ctx has already ended writes nothing and returns
+// ctx's error. A message whose write fails because the connection broke is
+// queued again at the head, so it is written after the reconnect. With
+// WithoutQueue, Send fails instead with an error wrapping ErrNotConnected.
 //
 // A message larger than the outbound limit fails with ErrMessageTooBig, or,
 // with WithSplitter, goes out as the parts the splitter makes, together and
@@ -251,12 +267,41 @@ func (c *Client) Send(ctx context.Context, typ MessageType, data []byte) error {
 			m = split
 			continue // the limit may have changed meanwhile: check again
 		}
+		if c.win != nil {
+			if err := c.win.track(&m); err != nil {
+				c.unlockWrite()
+				return err
+			}
+		}
 		if c.w.mode == modeUp {
+			if m.tracked && c.win.fullFor(&m) {
+				if err := c.waitWindowLocked(ctx); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := c.acceptLocked(&m); err != nil {
+				c.unlockWrite()
+				return err
+			}
 			err := c.writeLiveLocked(ctx, m)
 			c.unlockWrite()
 			return err
 		}
-		if !c.w.queue.full() {
+		if c.opts.noQueue {
+			c.unlockWrite()
+			return fmt.Errorf("%w: the client is %s", ErrNotConnected, c.State())
+		}
+		wait, err := c.makeRoomLocked(&m)
+		if err != nil {
+			c.unlockWrite()
+			return err
+		}
+		if !wait {
+			if err := c.acceptLocked(&m); err != nil {
+				c.unlockWrite()
+				return err
+			}
 			if !m.owned {
 				m.data, m.owned = bytes.Clone(data), true
 			}
@@ -267,6 +312,167 @@ func (c *Client) Send(ctx context.Context, typ MessageType, data []byte) error {
 		if err := c.waitRoomLocked(ctx); err != nil {
 			return err
 		}
+	}
+}
+
+// acceptLocked checks that a tracked m's sequence number is above the last
+// one accepted and records it, and stamps m for WithMaxQueueAge.
+func (c *Client) acceptLocked(m *message) error {
+	if m.tracked {
+		if c.w.seqAny && m.seq <= c.w.lastSeq {
+			return fmt.Errorf("wsreconnect: Acks.ID: sequence number %d is not above the last one, %d", m.seq, c.w.lastSeq)
+		}
+		c.w.lastSeq, c.w.seqAny = m.seq, true
+	}
+	if m.tracked || c.opts.maxQueueAge > 0 {
+		m.at = time.Now()
+	}
+	return nil
+}
+
+// makeRoomLocked makes room in the queue for m: it drops expired messages
+// (WithMaxQueueAge) and, with OverflowDropOldest, the oldest ones. It
+// reports whether Send must wait for room, or an error for
+// OverflowFailFast and for a hook that would have to wait.
+func (c *Client) makeRoomLocked(m *message) (wait bool, err error) {
+	q := &c.w.queue
+	if !q.full(m) {
+		return false, nil
+	}
+	if age := c.opts.maxQueueAge; age > 0 {
+		now := time.Now()
+		for q.len() > 0 && q.at(0).expired(age, now) {
+			c.dropLaterLocked(q.popFront(), ErrExpired)
+		}
+		if !q.full(m) {
+			return false, nil
+		}
+	}
+	switch c.opts.overflow {
+	case OverflowFailFast:
+		return false, ErrQueueFull
+	case OverflowDropOldest:
+		if c.pendingFullLocked() {
+			return true, nil // OnDropped is behind: wait for it
+		}
+		for q.len() > 0 && q.full(m) {
+			c.dropLaterLocked(q.popFront(), ErrQueueFull)
+		}
+		return false, nil
+	}
+	return true, nil
+}
+
+// pendingFullLocked reports whether as many dropped messages wait for the
+// OnDropped hook as the queue holds: dropping more waits for the hook.
+func (c *Client) pendingFullLocked() bool {
+	return c.opts.onDropped != nil && len(c.w.pending) >= c.w.queue.max
+}
+
+// dropLaterLocked records m as dropped with err, for the client's goroutine
+// to report to the OnDropped hook.
+func (c *Client) dropLaterLocked(m message, err error) {
+	if c.opts.onDropped == nil {
+		c.stats.dropped.Add(1)
+		return
+	}
+	c.w.pending = append(c.w.pending, dropRecord{m: m, err: err})
+	select {
+	case c.dropsCh <- struct{}{}:
+	default:
+	}
+}
+
+// dropRecord is a message the client will not write, and why.
+type dropRecord struct {
+	m   message
+	err error
+}
+
+// waitWindowLocked releases the write lock and waits until the replay
+// window has room, the mode changes, or ctx ends. From a hook it does not
+// wait.
+func (c *Client) waitWindowLocked(ctx context.Context) error {
+	if c.inOwnHook() {
+		c.unlockWrite()
+		return fmt.Errorf("%w: the ack window is full", ErrWouldBlock)
+	}
+	if c.w.room == nil {
+		c.w.room = make(chan struct{})
+	}
+	room := c.w.room
+	acked := c.win.roomChan()
+	c.unlockWrite()
+	select {
+	case <-room:
+		return nil
+	case <-acked:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Flush waits until every message queued so far has left the queue:
+// written on a connection, or dropped (and reported to OnDropped). With
+// WithAcks it then waits until every tracked message accepted so far is
+// acknowledged or dropped. It returns ctx's error if ctx ends first, and an
+// error wrapping ErrClosed if the client stops first. Flush followed by
+// Close is a graceful drain: nothing accepted before is discarded. Called
+// from a hook, Flush returns ErrWouldBlock instead of waiting.
+func (c *Client) Flush(ctx context.Context) error {
+	var target uint64
+	var tracked, first = false, true
+	for {
+		if err := c.lockWrite(ctx); err != nil {
+			return err
+		}
+		if c.w.mode == modeClosed {
+			err := c.w.closedErr
+			c.unlockWrite()
+			return err
+		}
+		if first {
+			target, tracked, first = c.w.lastSeq, c.w.seqAny, false
+		}
+		empty := c.w.queue.waitEmpty()
+		c.unlockWrite()
+		if empty == nil {
+			break
+		}
+		if err := c.flushWait(ctx, empty); err != nil {
+			return err
+		}
+	}
+	if c.win == nil || !tracked {
+		return nil
+	}
+	for {
+		acked := c.win.waitAcked(target)
+		if acked == nil {
+			break
+		}
+		if err := c.flushWait(ctx, acked); err != nil {
+			return err
+		}
+	}
+	if c.ctx.Err() != nil {
+		return closedError(c.Err())
+	}
+	return nil
+}
+
+func (c *Client) flushWait(ctx context.Context, ch <-chan struct{}) error {
+	if c.inOwnHook() {
+		return fmt.Errorf("%w: Flush", ErrWouldBlock)
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.ctx.Done():
+		return closedError(c.Err())
 	}
 }
 
@@ -320,11 +526,20 @@ func (c *Client) writeLiveLocked(ctx context.Context, m message) error {
 	l := c.w.link
 	err := c.writeLocked(ctx, l, m)
 	if err == nil {
+		if m.tracked {
+			if !m.owned {
+				m.data, m.owned = bytes.Clone(m.data), true
+			}
+			c.win.add(m)
+		}
 		return nil
 	}
 	c.lostLocked(l, err)
 	if ctxErr := ctx.Err(); ctxErr != nil && isTimeout(err) {
 		return ctxErr
+	}
+	if c.w.mode == modeDown && c.opts.noQueue {
+		return fmt.Errorf("%w: write: %w", ErrNotConnected, err)
 	}
 	if c.w.mode == modeDown {
 		if !m.owned {
@@ -413,18 +628,35 @@ func (c *Client) receiveStopped(inbox chan received) (MessageType, []byte, error
 // frame on a live connection and waits up to the close timeout
 // (WithCloseTimeout, default 5 s) for the peer's answer; if a write holds
 // the connection that long, it drops the connection instead. Messages still
-// queued are discarded and reported to the OnDropped hook.
+// queued (and, with WithAcks, unacknowledged) are discarded and reported to
+// the OnDropped hook; call Flush first for a graceful drain.
 //
 // Called from any goroutine other than the client's, Close returns after
 // Done is closed: no hook is running and none will start. Called from a hook
 // (on the client's goroutine), it cannot wait for the hook that called it:
 // it returns at once, and the client stops as soon as the hook returns. A
 // hook must therefore not wait for another goroutine that calls Close. A
-// header func (WithHeaderFunc) is not waited for: its ctx is canceled and
-// its result discarded. Close may be called more than once and always
-// returns nil.
+// header func (WithHeaderFunc) or URL func (WithURLFunc) is not waited for:
+// its ctx is canceled and its result discarded. Close may be called more
+// than once and always returns nil.
 func (c *Client) Close() error {
+	return c.closeWith(CloseNormalClosure, "")
+}
+
+// CloseWith is Close with a chosen close code and reason: code must be one
+// a client may send (CloseCode.IsSendable) and reason valid UTF-8 of at most
+// MaxCloseReason (123) bytes, else CloseWith returns an error and does
+// nothing. Only the first Close or CloseWith chooses the code.
+func (c *Client) CloseWith(code CloseCode, reason string) error {
+	if err := checkClose(code, reason); err != nil {
+		return err
+	}
+	return c.closeWith(code, reason)
+}
+
+func (c *Client) closeWith(code CloseCode, reason string) error {
 	if c.closing.CompareAndSwap(false, true) {
+		c.closeSpec.Store(&closeSpec{code: code, reason: reason})
 		c.cancel()
 		c.closeLive()
 	}
@@ -433,6 +665,32 @@ func (c *Client) Close() error {
 	}
 	<-c.done
 	return nil
+}
+
+// MaxCloseReason is the longest close reason, in bytes, that fits a close
+// frame (125 bytes of control frame payload, 2 of them the code).
+const MaxCloseReason = 123
+
+// checkClose reports why a client may not close with code and reason.
+func checkClose(code CloseCode, reason string) error {
+	if !code.IsSendable() {
+		return fmt.Errorf("wsreconnect: close code %s may not be sent", code)
+	}
+	if len(reason) > MaxCloseReason {
+		return fmt.Errorf("wsreconnect: close reason of %d bytes, more than %d", len(reason), MaxCloseReason)
+	}
+	if !utf8.ValidString(reason) {
+		return fmt.Errorf("wsreconnect: close reason: %w", ErrInvalidUTF8)
+	}
+	return nil
+}
+
+// closeCode is the code and reason Close chose; 1000 before Close.
+func (c *Client) closeCode() (CloseCode, string) {
+	if s := c.closeSpec.Load(); s != nil {
+		return s.code, s.reason
+	}
+	return CloseNormalClosure, ""
 }
 
 // closeLive starts the closing handshake on the live connection, if any,
@@ -454,7 +712,86 @@ func (c *Client) closeLive() {
 	c.setClosedLocked(ErrClosed)
 	c.unlockWrite()
 	if l != nil {
-		l.startClose(c.opts.closeTimeout)
+		code, reason := c.closeCode()
+		l.startClose(code, reason, c.opts.closeTimeout)
+	}
+}
+
+// errReconnect is the cause in Disconnect.Err of a connection that
+// Reconnect closed.
+var errReconnect = errors.New("wsreconnect: closed by Reconnect")
+
+// Reconnect closes the live connection with code and reason and
+// reconnects at once: for credential rotation, rebalancing, or a feed the
+// application judges stale. It is not counted as a failure and takes no
+// backoff step; the policy is not asked, and OnDisconnect gets a
+// Disconnect with Local true and that code (Err wraps nothing else).
+// While the client waits out a backoff delay, Reconnect cuts the wait;
+// while it is connecting, Reconnect does nothing and returns nil. Attempts
+// that Reconnect brings about are at least WithRestartDelay apart (500 ms
+// by default, or DefaultRestartDelay when that is 0): calls in between are
+// coalesced into one, so an application cannot flood its server. code and
+// reason are checked as by CloseWith. After Close or an abort, Reconnect
+// returns an error wrapping ErrClosed.
+func (c *Client) Reconnect(code CloseCode, reason string) error {
+	if err := checkClose(code, reason); err != nil {
+		return err
+	}
+	if c.ctx.Err() != nil {
+		return closedError(c.Err())
+	}
+	switch c.State() {
+	case StateConnected:
+		if l := c.cur.Load(); l != nil && l.forced.CompareAndSwap(nil, &closeSpec{code: code, reason: reason}) {
+			l.startClose(code, reason, c.opts.closeTimeout)
+		}
+	case StateWaiting:
+		select {
+		case c.reconnectCh <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// Ping sends a ping on the live connection and returns the round-trip time
+// once its pong arrives. While the client is down it returns an error
+// wrapping ErrNotConnected; if the connection ends first, likewise; after
+// Close or an abort, an error wrapping ErrClosed; if ctx ends first, ctx's
+// error. Pongs are seen only while the connection is read: while the
+// application holds the reader up (Receive behind, a long OnMessage) the
+// answer waits. The heartbeat's own samples are in Stats.RTT.
+func (c *Client) Ping(ctx context.Context) (time.Duration, error) {
+	if err := c.lockWrite(ctx); err != nil {
+		return 0, err
+	}
+	mode, l, closedErr := c.w.mode, c.w.link, c.w.closedErr
+	c.unlockWrite()
+	switch mode {
+	case modeClosed:
+		return 0, closedErr
+	case modeDown:
+		return 0, fmt.Errorf("%w: the client is %s", ErrNotConnected, c.State())
+	}
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(c.opts.closeTimeout)
+	}
+	sent, pong, cancel, err := l.ping(deadline)
+	if err != nil {
+		return 0, fmt.Errorf("%w: ping: %w", ErrNotConnected, err)
+	}
+	defer cancel()
+	select {
+	case at := <-pong:
+		return at.Sub(sent), nil
+	case <-l.brokenCh():
+		if c.ctx.Err() != nil {
+			return 0, closedError(c.Err())
+		}
+		return 0, fmt.Errorf("%w: the connection ended", ErrNotConnected)
+	case <-ctx.Done():
+		return 0, ctx.Err()
 	}
 }
 
@@ -533,18 +870,21 @@ func (c *Client) Err() error {
 	return c.err
 }
 
+// setState moves the client to s and runs the OnStateChange hook. Only the
+// client's goroutine calls it, outside hooks.
 func (c *Client) setState(s State) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.setStateLocked(s)
-}
-
-func (c *Client) setStateLocked(s State) {
-	if c.state == s {
+	from := c.state
+	if from == s {
+		c.mu.Unlock()
 		return
 	}
 	c.state = s
 	c.notifyLocked()
+	c.mu.Unlock()
+	if f := c.opts.onStateChange; f != nil {
+		c.hook(func() { f(from, s) })
+	}
 }
 
 // notifyLocked wakes every WaitState and Dial.
@@ -609,10 +949,14 @@ func (c *Client) setClosedLocked(err error) {
 	c.w.link = nil
 	c.w.closedErr = err
 	for c.w.queue.len() > 0 {
-		c.w.discarded = append(c.w.discarded, c.w.queue.peek())
-		c.w.queue.popFront()
+		c.w.pending = append(c.w.pending, dropRecord{m: c.w.queue.popFront(), err: ErrClosed})
 	}
 	c.w.queue.reset()
+	if c.win != nil {
+		for _, m := range c.win.takeAll() {
+			c.w.pending = append(c.w.pending, dropRecord{m: m, err: errUnacked})
+		}
+	}
 	c.wakeSendersLocked()
 }
 
@@ -636,11 +980,12 @@ func (c *Client) detachLocked(l *link) {
 }
 
 // Conn is the connection handed to the OnConnect hook. It is valid only
-// while that hook runs: afterwards its Send returns an error.
+// while that hook runs: afterwards its methods return an error.
 type Conn struct {
 	c       *Client
 	l       *link
-	expired bool // the hook returned; guarded by the write lock
+	a       *aside
+	expired atomic.Bool // the hook returned; set under the write lock
 }
 
 var errConnExpired = errors.New("wsreconnect: Conn used after its OnConnect hook returned")
@@ -659,7 +1004,7 @@ func (cn *Conn) Send(ctx context.Context, typ MessageType, data []byte) error {
 	}
 	defer c.unlockWrite()
 	switch {
-	case cn.expired:
+	case cn.expired.Load():
 		return errConnExpired
 	case c.w.mode == modeClosed:
 		return c.w.closedErr
@@ -678,10 +1023,32 @@ func (cn *Conn) Send(ctx context.Context, typ MessageType, data []byte) error {
 	return nil
 }
 
+// Receive returns the next message of this connection, for a handshake
+// that must read the server's answers (log in, wait for the OK, subscribe,
+// wait for the ack) before the queue is written. While the OnConnect hook
+// runs a reader reads the connection, so the heartbeat works; it holds at
+// most the receive buffer (WithReceiveBuffer) of messages, then waits for
+// Receive. Messages the hook does not take go, in order, to Client.Receive
+// or OnMessage once the hook returns. A Receive that ctx ends returns ctx's
+// error and leaves the connection intact. If the connection ends, Receive
+// returns the read error; after Close, an error wrapping ErrClosed. After
+// the OnConnect hook returned, Receive fails. With WithAcks and
+// Acks.Consume, acks are not returned.
+func (cn *Conn) Receive(ctx context.Context) (MessageType, []byte, error) {
+	if cn.expired.Load() {
+		return 0, nil, errConnExpired
+	}
+	m, err := cn.a.receive(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	return m.typ, m.data, nil
+}
+
 // expire ends the Conn's validity, once its hook returned.
 func (cn *Conn) expire() {
 	cn.c.wlock <- struct{}{}
-	cn.expired = true
+	cn.expired.Store(true)
 	cn.c.unlockWrite()
 }
 

@@ -922,7 +922,7 @@ func TestCloseFrameWinsOverFailedFlush(t *testing.T) {
 		drop(ws)
 	})
 	var codes []CloseCode
-	c, err := New(srv.url(), testOptions(WithOnDisconnect(func(d Disconnect, a Action) {
+	c, err := New(srv.url(), testOptions(WithSendBufferBytes(32<<20), WithOnDisconnect(func(d Disconnect, a Action) {
 		if d.StatusCode == 0 {
 			codes = append(codes, d.Code)
 		}
@@ -949,7 +949,7 @@ func TestStalledPeerDuringFlush(t *testing.T) {
 	srv := gatedServerWith(t, &open, func(_ int, ws *websocket.Conn) { <-release })
 	defer close(release)
 	hook := newRecvHook()
-	c, err := New(srv.url(), testOptions(hook.option(), WithHeartbeat(50*time.Millisecond, 100*time.Millisecond))...)
+	c, err := New(srv.url(), testOptions(hook.option(), WithSendBufferBytes(64<<20), WithHeartbeat(50*time.Millisecond, 100*time.Millisecond))...)
 	require.NoError(t, err)
 	srv.waitFor("a refused attempt", func(s *testServer) bool { return s.attempts >= 1 })
 	big := make([]byte, 1<<20)

@@ -38,6 +38,22 @@ var (
 	// ErrInvalidUTF8 is returned by Send for a text message that is not
 	// valid UTF-8 (see WithoutUTF8Check). The connection stays up.
 	ErrInvalidUTF8 = errors.New("wsreconnect: text message is not valid UTF-8")
+
+	// ErrQueueFull is returned by Send when the send queue is full and
+	// WithQueueOverflow(OverflowFailFast) is set, and is the error
+	// OnDropped gets for a message dropped to make room
+	// (OverflowDropOldest).
+	ErrQueueFull = errors.New("wsreconnect: send queue full")
+
+	// ErrExpired is the error OnDropped gets for a queued (or, with
+	// WithAcks, unacknowledged) message older than WithMaxQueueAge allows:
+	// it was not written after the reconnect.
+	ErrExpired = errors.New("wsreconnect: message older than the maximum queue age")
+
+	// ErrNotConnected is wrapped by the error Send returns while the
+	// client is down with WithoutQueue set, also when its write failed on
+	// a connection that broke, and by Ping while the client is down.
+	ErrNotConnected = errors.New("wsreconnect: not connected")
 )
 
 // CloseError is a close frame received from the peer, or 1006 for a

@@ -2,6 +2,7 @@ package wsreconnect
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"math"
@@ -32,8 +33,13 @@ type link struct {
 	copyBuf    []byte      // holds a copy of it when it is the caller's buffer
 	keepCopy   bool        // a hook can take a refused message back, so copy it
 	uncopied   message     // stands for a refused message that was not copied
-	seen       atomic.Bool // a frame arrived since the last ping
-	delivering atomic.Bool // the reader is waiting for Receive
+	seen       atomic.Bool   // a frame arrived since the last ping
+	delivering atomic.Bool   // the application holds the reader up (Receive behind, OnMessage running)
+	holds      atomic.Uint32 // counts the times it did, so that a pong behind one is not timed
+
+	aside  *aside                    // reads during the setup; the client's goroutine only
+	onRTT  func(time.Duration)       // takes each round-trip sample of the heartbeat
+	forced atomic.Pointer[closeSpec] // Reconnect closed this link with that code
 
 	causeMu sync.Mutex
 	cause   error         // why this side ended the connection, first one wins
@@ -49,6 +55,23 @@ type link struct {
 		interval   time.Duration
 		timeout    time.Duration
 	}
+
+	// Pings carry a counter, so that a pong is matched to its ping and an
+	// unsolicited pong is not timed.
+	pings struct {
+		mu      sync.Mutex
+		next    uint64
+		hbID    uint64    // the heartbeat's last ping
+		hbSent  time.Time // when it was sent; zero once answered
+		hbHolds uint32    // holds when it was sent
+		waiters map[uint64]chan time.Time
+	}
+}
+
+// closeSpec is a close code and reason this side sends.
+type closeSpec struct {
+	code   CloseCode
+	reason string
 }
 
 func newLink(ws *websocket.Conn, resp *http.Response, readLimit int64) *link {
@@ -61,8 +84,9 @@ func newLink(ws *websocket.Conn, resp *http.Response, readLimit int64) *link {
 		}
 	}
 	ws.SetReadLimit(readLimit)
-	ws.SetPongHandler(func(string) error {
+	ws.SetPongHandler(func(data string) error {
 		l.seen.Store(true)
+		l.pong(data)
 		return nil
 	})
 	answerPing := ws.PingHandler()
@@ -216,30 +240,94 @@ func (l *link) disconnect(readErr error) Disconnect {
 	if d.Code != CloseMessageTooBig || d.Local {
 		d.refused = nil // the peer refused nothing
 	}
+	if f := l.forced.Load(); f != nil && (d.Code == f.code || d.Code == CloseAbnormalClosure) {
+		// Reconnect closed it, and the peer answered (or the socket
+		// closed): not the peer's decision.
+		d = Disconnect{Code: f.code, Reason: f.reason, Local: true, Uptime: d.Uptime, URL: d.URL, forced: true}
+		d.Err = &CloseError{Code: f.code, Reason: f.reason, cause: errReconnect}
+	}
 	return d
 }
 
 // startClose sends a close frame and bounds the wait for the peer's answer;
 // the reader returns when it arrives or the time is up.
-func (l *link) startClose(timeout time.Duration) {
+func (l *link) startClose(code CloseCode, reason string, timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
-	if err := l.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(int(CloseNormalClosure), ""), deadline); err != nil {
+	if err := l.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(int(code), reason), deadline); err != nil {
 		l.fail(ErrClosed)
 		return
 	}
 	l.ws.SetReadDeadline(deadline)
 }
 
-// closeNow closes a connection nobody reads from yet: it sends a close
-// frame, waits for the peer's answer up to timeout, and closes the socket.
-func (l *link) closeNow(code CloseCode, timeout time.Duration) {
-	l.startClose(timeout)
-	for {
-		if _, _, err := l.ws.NextReader(); err != nil {
-			break
-		}
+// hold marks the application holding the reader up (true) or letting it go.
+func (l *link) hold(on bool) {
+	if on {
+		l.holds.Add(1)
 	}
-	l.ws.NetConn().Close()
+	l.delivering.Store(on)
+}
+
+// pingPayload is the 8-byte counter a ping carries.
+func pingPayload(id uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], id)
+	return b[:]
+}
+
+// nextPing returns a fresh ping counter; the caller holds pings.mu.
+func (l *link) nextPingLocked() uint64 {
+	l.pings.next++
+	return l.pings.next
+}
+
+// pong matches a pong to its ping: the heartbeat's gives a round-trip
+// sample unless the application held the reader up meanwhile, Ping's wakes
+// the caller. Other pongs are ignored.
+func (l *link) pong(data string) {
+	if len(data) != 8 {
+		return
+	}
+	id := binary.BigEndian.Uint64([]byte(data))
+	now := time.Now()
+	l.pings.mu.Lock()
+	defer l.pings.mu.Unlock()
+	if id == l.pings.hbID && !l.pings.hbSent.IsZero() {
+		sent := l.pings.hbSent
+		l.pings.hbSent = time.Time{}
+		if l.holds.Load() == l.pings.hbHolds && !l.delivering.Load() && l.onRTT != nil {
+			l.onRTT(now.Sub(sent))
+		}
+		return
+	}
+	if ch, ok := l.pings.waiters[id]; ok {
+		delete(l.pings.waiters, id)
+		ch <- now
+	}
+}
+
+// ping writes a ping for Ping and returns when it was sent and a channel
+// that receives when its pong arrives; cancel forgets it.
+func (l *link) ping(deadline time.Time) (sent time.Time, pong <-chan time.Time, cancel func(), err error) {
+	ch := make(chan time.Time, 1)
+	l.pings.mu.Lock()
+	id := l.nextPingLocked()
+	if l.pings.waiters == nil {
+		l.pings.waiters = make(map[uint64]chan time.Time)
+	}
+	l.pings.waiters[id] = ch
+	l.pings.mu.Unlock()
+	cancel = func() {
+		l.pings.mu.Lock()
+		delete(l.pings.waiters, id)
+		l.pings.mu.Unlock()
+	}
+	sent = time.Now()
+	if err := l.ws.WriteControl(websocket.PingMessage, pingPayload(id), deadline); err != nil {
+		cancel()
+		return sent, nil, nil, err
+	}
+	return sent, ch, cancel, nil
 }
 
 // startHeartbeat pings every interval and declares the peer dead when no
@@ -299,8 +387,12 @@ func (l *link) tick() {
 	timeout := l.hb.timeout
 	l.hb.mu.Unlock()
 	if ping {
+		l.pings.mu.Lock()
+		id := l.nextPingLocked()
+		l.pings.hbID, l.pings.hbSent, l.pings.hbHolds = id, time.Now(), l.holds.Load()
+		l.pings.mu.Unlock()
 		// A failed ping needs no action: the reader or the deadline notices.
-		_ = l.ws.WriteControl(websocket.PingMessage, nil, now.Add(timeout))
+		_ = l.ws.WriteControl(websocket.PingMessage, pingPayload(id), now.Add(timeout))
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -19,6 +20,7 @@ const (
 	DefaultHandshakeTimeout = 10 * time.Second
 	DefaultReadLimit        = 16 << 20
 	DefaultSendBuffer       = 1024
+	DefaultSendBufferBytes  = 8 << 20
 	DefaultReceiveBuffer    = 16
 	DefaultStableAfter      = 5 * time.Second
 	DefaultCloseTimeout     = 5 * time.Second
@@ -39,6 +41,9 @@ const (
 	MaxReceiveBuffer = 65536
 	// MaxSendBuffer is the most messages WithSendBuffer accepts: 1 << 20.
 	MaxSendBuffer = 1 << 20
+	// MaxSendBufferBytes is the largest byte bound WithSendBufferBytes
+	// accepts: 1 << 30 (1 GiB).
+	MaxSendBufferBytes = 1 << 30
 	// MaxReadLimit is the largest limit WithReadLimit accepts, in bytes:
 	// 1 << 30 (1 GiB).
 	MaxReadLimit = 1 << 30
@@ -64,6 +69,14 @@ type options struct {
 	readLimit        int64
 	maxMessageSize   int
 	sendBuffer       int
+	sendBufferBytes  int
+	overflow         QueueOverflow
+	maxQueueAge      time.Duration
+	noQueue          bool
+	acks             *Acks
+	onStateChange    func(from, to State)
+	urlFunc          func(ctx context.Context, attempt int) (string, error)
+	shuffle          bool
 	receiveBuffer    int
 	onConnect        func(ctx context.Context, conn *Conn) error
 	onDisconnect     func(d Disconnect, a Action)
@@ -98,6 +111,7 @@ func defaultOptions() options {
 		dialer:           *websocket.DefaultDialer,
 		readLimit:        DefaultReadLimit,
 		sendBuffer:       DefaultSendBuffer,
+		sendBufferBytes:  DefaultSendBufferBytes,
 		receiveBuffer:    DefaultReceiveBuffer,
 		logger:           slog.New(slog.DiscardHandler),
 		stableAfter:      DefaultStableAfter,
@@ -315,6 +329,90 @@ func WithSendBuffer(messages int) Option {
 	}
 }
 
+// WithSendBufferBytes bounds the send queue by bytes as well as by
+// messages: Send finds the queue full when the message would take it over n
+// bytes. One message larger than n is admitted when the queue is empty, so
+// that no Send waits for ever. n must be in 1..MaxSendBufferBytes (1 GiB).
+// Default: 8 MiB (DefaultSendBufferBytes).
+func WithSendBufferBytes(n int) Option {
+	return func(o *options) error {
+		if n <= 0 {
+			return fmt.Errorf("WithSendBufferBytes: size must be positive, got %d", n)
+		}
+		if n > MaxSendBufferBytes {
+			return fmt.Errorf("WithSendBufferBytes: size %d over the maximum MaxSendBufferBytes (%d bytes)", n, MaxSendBufferBytes)
+		}
+		o.sendBufferBytes = n
+		return nil
+	}
+}
+
+// QueueOverflow is what Send does when the send queue is full.
+type QueueOverflow int
+
+const (
+	// OverflowBlock makes Send wait until there is room or its ctx ends.
+	// It is the default.
+	OverflowBlock QueueOverflow = iota
+	// OverflowFailFast makes Send return ErrQueueFull at once.
+	OverflowFailFast
+	// OverflowDropOldest drops the oldest queued message, whole (all its
+	// parts), to make room; it goes to the OnDropped hook with
+	// ErrQueueFull. While more dropped messages wait for OnDropped than
+	// the queue holds, Send waits as with OverflowBlock.
+	OverflowDropOldest
+)
+
+// String returns "block", "fail-fast" or "drop-oldest".
+func (q QueueOverflow) String() string {
+	switch q {
+	case OverflowBlock:
+		return "block"
+	case OverflowFailFast:
+		return "fail-fast"
+	case OverflowDropOldest:
+		return "drop-oldest"
+	default:
+		return "QueueOverflow(" + strconv.Itoa(int(q)) + ")"
+	}
+}
+
+// WithQueueOverflow sets what Send does when the send queue is full.
+// Default: OverflowBlock.
+func WithQueueOverflow(mode QueueOverflow) Option {
+	return func(o *options) error {
+		if mode < OverflowBlock || mode > OverflowDropOldest {
+			return fmt.Errorf("WithQueueOverflow: invalid mode %d", mode)
+		}
+		o.overflow = mode
+		return nil
+	}
+}
+
+// WithMaxQueueAge drops queued messages older than d instead of writing
+// them after the reconnect (stale orders, stale cursor moves): each goes to
+// the OnDropped hook with ErrExpired. Ages are checked when the queue is
+// written and when Send needs room, not by a timer per message. With
+// WithAcks it applies to the replay of unacknowledged messages too (their
+// age counts from Send). Default: 0, no maximum.
+func WithMaxQueueAge(d time.Duration) Option {
+	return func(o *options) error { return nonNegative("WithMaxQueueAge", d, &o.maxQueueAge) }
+}
+
+// WithoutQueue turns the send queue off: while the client is down, Send
+// fails at once with an error wrapping ErrNotConnected instead of queuing,
+// and so does a Send whose write fails on a connection that broke. For
+// applications that rebuild their state in OnConnect. A message the peer
+// refused with 1009 is still sent again after the reconnect when a
+// splitter is set, and, with WithAcks, unacknowledged messages are still
+// written again. Default: off; messages sent while down are queued.
+func WithoutQueue() Option {
+	return func(o *options) error {
+		o.noQueue = true
+		return nil
+	}
+}
+
 // WithReceiveBuffer sets how many received messages wait for Receive. When
 // the buffer is full the client reads on into a small overflow (64
 // messages or 64 KiB, whichever comes first, plus the message that did not
@@ -454,6 +552,59 @@ func WithHeaderFunc(f func(ctx context.Context) (http.Header, error)) Option {
 	}
 }
 
+// WithURLFunc sets a function called before every connection attempt for
+// the URL to dial: for a token in the query string, a signed URL, or a
+// service-discovery lookup. attempt is 1-based and counts like
+// Disconnect.Attempt (the attempt made after a stable connection is 1
+// again). The URL given to New is checked but never dialed while a URL func
+// is set, and WithURLs cannot be combined with it. A result that is not a
+// valid ws or wss URL, or an error, is a failed attempt (wrap the error
+// with backoff.Permanent to abort). f is not a hook: it runs on a goroutine
+// of its own, bounded by ctx (the handshake timeout, and Close), before the
+// header func; the client does not wait for one that ignores ctx. The URL's
+// credentials, query and fragment never appear in errors, Disconnect,
+// Stats or logs. Default: none; the URLs of New and WithURLs are dialed.
+func WithURLFunc(f func(ctx context.Context, attempt int) (string, error)) Option {
+	return func(o *options) error {
+		if f == nil {
+			return errors.New("WithURLFunc: nil function")
+		}
+		if len(o.urls) > 0 {
+			return errors.New("WithURLFunc: cannot be combined with WithURLs")
+		}
+		o.urlFunc = f
+		return nil
+	}
+}
+
+// WithShuffle makes the client start at an endpoint picked at random among
+// the URL given to New and those of WithURLs, so that a fleet of clients
+// does not all dial the first one; it then goes round robin as usual.
+// Default: off; the client starts at the URL given to New.
+func WithShuffle() Option {
+	return func(o *options) error {
+		o.shuffle = true
+		return nil
+	}
+}
+
+// WithOnStateChange sets a hook called on every state change, in order,
+// none missed: unlike polling State or WaitState, it sees a state held
+// only briefly. It is a hook: it runs on the client's goroutine, one call
+// at a time and never at the same time as another hook (see "Hooks" in the
+// package documentation), right after the change: before OnConnect returns
+// nothing is reported connected, and the change to StateClosed is reported
+// before Done is closed, after Close too. Default: none.
+func WithOnStateChange(f func(from, to State)) Option {
+	return func(o *options) error {
+		if f == nil {
+			return errors.New("WithOnStateChange: nil function")
+		}
+		o.onStateChange = f
+		return nil
+	}
+}
+
 // WithURLs adds endpoints after the one given to New or Dial. A failed
 // attempt moves to the next endpoint, in order and round robin; after a
 // connection was up, the client tries the endpoint that worked first. A
@@ -463,6 +614,9 @@ func WithHeaderFunc(f func(ctx context.Context) (http.Header, error)) Option {
 // on. Default: only the URL given to New.
 func WithURLs(urls ...string) Option {
 	return func(o *options) error {
+		if o.urlFunc != nil {
+			return errors.New("WithURLs: cannot be combined with WithURLFunc")
+		}
 		for _, u := range urls {
 			if err := checkURL(u); err != nil {
 				return fmt.Errorf("WithURLs: %w", err)

@@ -86,6 +86,7 @@ type Disconnect struct {
 
 	largest int      // largest message written on the connection
 	refused *message // a copy of it
+	forced  bool     // Reconnect closed the connection
 }
 
 // Policy decides what the client does after a disconnect. It runs on the

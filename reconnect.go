@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -23,6 +24,7 @@ type supervisor struct {
 	compress    bool      // write compressed (after a 1009, WithCompressionOnShrink)
 	refusals    int       // consecutive handshakes refused with an abort-class status
 	restart     *backoff.ExponentialBackOff
+	lastForced  time.Time // when the last attempt that Reconnect brought about started
 }
 
 // run is the client's goroutine: it connects, reads until the connection
@@ -32,12 +34,19 @@ func (c *Client) run() {
 	c.gid.Store(goid())
 	defer c.finish()
 	sv := &supervisor{downSince: time.Now()}
+	if c.opts.shuffle && len(c.urls) > 1 {
+		sv.endpoint = rand.IntN(len(c.urls))
+	}
+	c.stats.downSince.Store(sv.downSince.UnixNano())
 	for c.ctx.Err() == nil {
 		l, d := c.connect(sv)
 		if l != nil {
 			d = c.serve(l)
 			sv.downSince = time.Now()
+			c.stats.upSince.Store(0)
+			c.stats.downSince.Store(sv.downSince.UnixNano())
 		}
+		c.reportDrops()
 		if c.ctx.Err() != nil {
 			return
 		}
@@ -48,10 +57,18 @@ func (c *Client) run() {
 			sv.authRetried = false
 			c.opts.backoff.Reset()
 		}
-		sv.attempt++
-		d.Attempt = sv.attempt
-		wait, stop := c.decide(sv, d)
-		if stop || !c.sleep(wait) {
+		var wait time.Duration
+		if d.forced {
+			wait = c.forcedDisconnect(sv, d)
+		} else {
+			sv.attempt++
+			d.Attempt = sv.attempt
+			var stop bool
+			if wait, stop = c.decide(sv, d); stop {
+				return
+			}
+		}
+		if !c.sleep(sv, wait) {
 			return
 		}
 	}
@@ -64,10 +81,8 @@ func (c *Client) finish() {
 	c.setState(StateClosed)
 	c.wlock <- struct{}{}
 	c.setClosedLocked(closedError(c.Err()))
-	discarded := c.w.discarded
-	c.w.discarded = nil
 	c.unlockWrite()
-	c.dropped(discarded, ErrClosed)
+	c.reportDrops()
 	close(c.done)
 }
 
@@ -76,12 +91,12 @@ func (c *Client) finish() {
 func (c *Client) abort(reason error) {
 	c.mu.Lock()
 	c.err = reason
-	c.setStateLocked(StateClosed)
 	c.mu.Unlock()
 	c.cancel()
 	c.wlock <- struct{}{}
 	c.setClosedLocked(closedError(reason))
 	c.unlockWrite()
+	c.setState(StateClosed)
 }
 
 // dropped counts messages the client will not write and hands them to the
@@ -101,14 +116,43 @@ func (c *Client) dropped(ms []message, err error) {
 	})
 }
 
-// connect dials, runs the OnConnect hook and prepares the queue. It returns
-// the new link, or a nil link and the failed attempt. The queue is written
-// by serve, while the connection is read and watched by the heartbeat.
+// reportDrops hands the messages other goroutines dropped (Send making
+// room, Close discarding the queue) to the OnDropped hook, in the order
+// they were dropped.
+func (c *Client) reportDrops() {
+	c.wlock <- struct{}{}
+	pending := c.w.pending
+	c.w.pending = nil
+	if len(pending) > 0 {
+		c.wakeSendersLocked() // OverflowDropOldest may wait for this
+	}
+	c.unlockWrite()
+	if len(pending) == 0 {
+		return
+	}
+	c.stats.dropped.Add(int64(len(pending)))
+	if c.opts.onDropped == nil {
+		return
+	}
+	c.hook(func() {
+		for _, r := range pending {
+			c.opts.onDropped(r.m.typ, r.m.data, r.err)
+		}
+	})
+}
+
+// connect dials and sets the new connection up: while an aside reader
+// reads it, the client's goroutine runs the OnConnect hook, writes the
+// unacknowledged messages again and then the queue, and reports the client
+// connected. It returns the new link, or a nil link and the failed attempt.
 func (c *Client) connect(sv *supervisor) (*link, Disconnect) {
 	c.setState(StateConnecting)
+	select {
+	case <-c.reconnectCh: // a Reconnect from before: this attempt answers it
+	default:
+	}
 	c.stats.endpoint.Store(int64(sv.endpoint))
-	url := c.urls[sv.endpoint]
-	ws, resp, err := c.dialAside(url)
+	ws, resp, url, err := c.dialAside(sv)
 	if err != nil {
 		d := dialFailure(resp, err)
 		d.URL = redactRaw(url)
@@ -117,17 +161,20 @@ func (c *Client) connect(sv *supervisor) (*link, Disconnect) {
 	l := newLink(ws, resp, c.opts.readLimit)
 	l.url = url
 	l.keepCopy = c.opts.splitter != nil || c.opts.onDropped != nil || c.opts.onDisconnect != nil
+	l.onRTT = c.stats.sampleRTT
 	c.cur.Store(l)
 	if c.opts.compressOnShrink {
 		ws.EnableWriteCompression(sv.compress)
 	}
+	l.startHeartbeat(c.opts.pingInterval, c.opts.pongTimeout)
+	a := c.startAside(l)
 	if c.opts.onConnect != nil {
-		cn := &Conn{c: c, l: l}
+		cn := &Conn{c: c, l: l, a: a}
 		var hookErr error
 		c.hook(func() { hookErr = c.opts.onConnect(c.ctx, cn) })
 		cn.expire()
 		if hookErr != nil || c.ctx.Err() != nil {
-			l.closeNow(CloseNormalClosure, c.opts.closeTimeout)
+			a.abandon()
 			c.cur.Store(nil)
 			// A failed hook is a failed attempt: the connection never was
 			// up (Uptime 0).
@@ -141,47 +188,111 @@ func (c *Client) connect(sv *supervisor) (*link, Disconnect) {
 		c.notifyLocked()
 	}
 	c.mu.Unlock()
-	dropped, err := c.prepareQueue()
-	c.dropped(dropped, ErrMessageTooBig)
-	if err != nil {
-		l.closeNow(CloseNormalClosure, c.opts.closeTimeout)
-		c.cur.Store(nil)
-		return nil, Disconnect{}
+	l.aside = a
+	if c.writeQueue(l) {
+		if c.stats.connects.Add(1) > 1 {
+			c.stats.reconnects.Add(1)
+		}
+		c.stats.upSince.Store(l.connectedAt.UnixNano())
+		c.stats.downSince.Store(0)
+		c.setState(StateConnected)
+		c.logger.LogAttrs(context.Background(), slog.LevelInfo, "wsreconnect: connected", slog.String("url", redactRaw(l.url)))
 	}
 	return l, Disconnect{}
 }
 
 var errClosing = errors.New("wsreconnect: closing")
 
-// prepareQueue makes every queued message fit the outbound limit, which
-// may have been lowered since it was queued: such a message is split again,
-// whole, if a splitter is set, else dropped and returned.
-func (c *Client) prepareQueue() (dropped []message, err error) {
+// writeQueue writes, on l and in order, the unacknowledged messages again
+// and then the queued messages, and makes l the connection that Send
+// writes to. Every message must fit the outbound limit, which may have been
+// lowered since it was queued: such a message is split again, whole, if a
+// splitter is set, else dropped; so is a message older than
+// WithMaxQueueAge. It reports false if the connection broke (the message
+// whose write failed stays at the head of the queue, whole) or Close was
+// called.
+func (c *Client) writeQueue(l *link) bool {
 	c.wlock <- struct{}{}
-	defer c.unlockWrite()
 	if c.w.mode == modeClosed {
-		return nil, errClosing
+		// Close was called since connect: end the connection.
+		c.unlockWrite()
+		code, reason := c.closeCode()
+		l.startClose(code, reason, c.opts.closeTimeout)
+		return false
 	}
+	var dropped []dropRecord
+	now := time.Now()
+	ok := true
+	if c.win != nil {
+		replays := c.win.takeAll()
+		replays, dropped = c.prepare(replays, now, dropped)
+		for i, m := range replays {
+			if err := c.writeLocked(c.ctx, l, m); err != nil {
+				l.failWrite(err)
+				ok = false
+				c.win.putBack(replays[i:])
+				break
+			}
+			c.win.replayed.Add(1)
+			c.win.add(m)
+		}
+	}
+	if ok {
+		var queued []message
+		for c.w.queue.len() > 0 {
+			queued = append(queued, c.w.queue.popFront())
+		}
+		queued, dropped = c.prepare(queued, now, dropped)
+		for i, m := range queued {
+			if err := c.writeLocked(c.ctx, l, m); err != nil {
+				l.failWrite(err)
+				ok = false
+				for j := len(queued) - 1; j >= i; j-- {
+					c.w.queue.pushFront(queued[j])
+				}
+				break
+			}
+			if m.tracked {
+				c.win.add(m)
+			}
+		}
+	}
+	if ok {
+		c.w.queue.reset()
+		c.w.mode = modeUp
+		c.w.link = l
+		c.wakeSendersLocked()
+	}
+	c.w.pending = append(c.w.pending, dropped...)
+	c.unlockWrite()
+	c.reportDrops()
+	return ok
+}
+
+// prepare makes each of ms fit the outbound limit and drops those that are
+// too old or cannot be made to fit; the caller holds the write lock.
+func (c *Client) prepare(ms []message, now time.Time, dropped []dropRecord) ([]message, []dropRecord) {
 	limit := c.w.limit
-	if limit == 0 {
-		return nil, nil
+	age := c.opts.maxQueueAge
+	if limit == 0 && age == 0 {
+		return ms, dropped
 	}
-	kept := queue{max: c.w.queue.max, size: c.w.queue.size}
-	for c.w.queue.len() > 0 {
-		m := c.w.queue.peek()
-		c.w.queue.popFront()
+	kept := ms[:0]
+	for _, m := range ms {
+		if m.expired(age, now) {
+			dropped = append(dropped, dropRecord{m: m, err: ErrExpired})
+			continue
+		}
 		if !m.fits(limit) {
 			var ok bool
 			if m, ok = c.resplit(m); !ok {
-				dropped = append(dropped, m)
+				dropped = append(dropped, dropRecord{m: m, err: tooBig(m.size(), limit)})
 				continue
 			}
 		}
-		kept.pushBack(m)
+		kept = append(kept, m)
 	}
-	c.w.queue = kept
-	c.w.queue.publish()
-	return dropped, nil
+	return kept, dropped
 }
 
 // resplit splits m, whole, to the current limit. It reports false, with m
@@ -192,112 +303,119 @@ func (c *Client) resplit(m message) (message, bool) {
 		return m, false
 	}
 	split, err := c.split(m.typ, m.data, c.w.limit)
+	if err == nil && m.tracked {
+		split.at = m.at
+		err = c.win.track(&split)
+	}
 	if err != nil {
 		c.logger.LogAttrs(context.Background(), slog.LevelWarn, "wsreconnect: message could not be split", slog.String("error", err.Error()))
 		return m, false
 	}
+	if !m.tracked {
+		split.at = m.at
+	}
 	return split, true
-}
-
-// flush writes the queued messages on l, in order, then makes l the
-// connection that Send writes to and reports the client connected. It runs
-// on its own goroutine while serve reads l, so that the heartbeat watches
-// the writes; l.flushing is done when it returns. If a write fails, that
-// message stays at the head of the queue, whole.
-func (c *Client) flush(l *link) {
-	defer l.flushing.Done()
-	c.wlock <- struct{}{}
-	if c.w.mode == modeClosed {
-		// Close was called since connect: end the connection.
-		c.unlockWrite()
-		l.startClose(c.opts.closeTimeout)
-		return
-	}
-	for c.w.queue.len() > 0 {
-		m := c.w.queue.peek()
-		if err := c.writeLocked(c.ctx, l, m); err != nil {
-			l.failWrite(err)
-			c.unlockWrite()
-			return
-		}
-		c.w.queue.popFront()
-	}
-	c.w.queue.reset()
-	c.w.mode = modeUp
-	c.w.link = l
-	c.wakeSendersLocked()
-	c.unlockWrite()
-
-	if c.stats.connects.Add(1) > 1 {
-		c.stats.reconnects.Add(1)
-	}
-	c.setState(StateConnected)
-	c.logger.LogAttrs(context.Background(), slog.LevelInfo, "wsreconnect: connected", slog.String("url", redactRaw(l.url)))
 }
 
 // errBroken ends a read that waited for Receive when the connection broke.
 var errBroken = errors.New("wsreconnect: connection broke while the reader waited for Receive")
 
-// serve writes the queue on l (on a short-lived goroutine), then reads
-// from l until the connection ends, handing data messages to the OnMessage
-// hook or to Receive.
+// serve takes the reading of l over from the aside reader and reads until
+// the connection ends, handing data messages to the OnMessage hook or to
+// Receive.
 func (c *Client) serve(l *link) Disconnect {
-	l.startHeartbeat(c.opts.pingInterval, c.opts.pongTimeout)
-	l.flushing.Add(1)
-	go c.flush(l)
 	var inbox chan received
 	if c.opts.onMessage == nil {
 		inbox = c.in.channel(c.opts.receiveBuffer)
 	}
-	for {
-		typ, data, err := l.read(c.opts.readLimit)
-		if err == nil {
-			err = c.deliver(l, inbox, MessageType(typ), data)
-		}
-		if err != nil {
-			// Close the socket first: a write in progress returns and frees
-			// the write lock.
-			l.ws.NetConn().Close()
-			l.flushing.Wait()
-			c.wlock <- struct{}{}
-			c.detachLocked(l)
-			c.unlockWrite()
-			l.stopHeartbeat()
-			c.cur.Store(nil)
-			return l.disconnect(err)
+	err := c.takeOver(l, inbox)
+	for err == nil {
+		var m received
+		var consumed bool
+		m, consumed, err = c.readMessage(l)
+		if err == nil && !consumed {
+			err = c.deliver(l, inbox, m)
 		}
 	}
+	// Close the socket first: a write in progress returns and frees the
+	// write lock.
+	l.ws.NetConn().Close()
+	c.wlock <- struct{}{}
+	c.detachLocked(l)
+	c.unlockWrite()
+	l.stopHeartbeat()
+	c.cur.Store(nil)
+	d := l.disconnect(err)
+	l.setCause(errEnded)
+	return d
+}
+
+// errEnded marks a link whose reading ended, for Ping.
+var errEnded = errors.New("wsreconnect: connection ended")
+
+// takeOver delivers what the aside reader read during the setup and Conn.
+// Receive did not take, then its last result, and returns the error that
+// ended reading, if any.
+func (c *Client) takeOver(l *link, inbox chan received) error {
+	a := l.aside
+	l.aside = nil
+	for _, m := range a.finish() {
+		if err := c.deliver(l, inbox, m); err != nil {
+			<-a.handoff
+			return err
+		}
+	}
+	r := <-a.handoff
+	if r.err != nil || r.none {
+		return r.err
+	}
+	return c.deliver(l, inbox, r.m)
+}
+
+// readMessage reads the next data message from l, counts it and, with
+// WithAcks, lets the window see it; consumed reports an ack kept from the
+// application (Acks.Consume).
+func (c *Client) readMessage(l *link) (m received, consumed bool, err error) {
+	typ, data, err := l.read(c.opts.readLimit)
+	if err != nil {
+		return received{}, false, err
+	}
+	if !l.seen.Load() {
+		l.seen.Store(true)
+	}
+	c.stats.messagesIn.Add(1)
+	c.stats.bytesIn.Add(int64(len(data)))
+	m = received{typ: MessageType(typ), data: data}
+	if c.win != nil {
+		consumed = c.win.takeAck(m.typ, m.data)
+	}
+	return m, consumed, nil
 }
 
 // deliver hands a received message to the OnMessage hook or to Receive.
 // When Receive is behind by more than the overflow holds, it waits for
 // Receive to take one, and returns an error if the connection broke
 // meanwhile (the message stays first in line for Receive).
-func (c *Client) deliver(l *link, inbox chan received, typ MessageType, data []byte) error {
-	if !l.seen.Load() {
-		l.seen.Store(true)
-	}
-	c.stats.messagesIn.Add(1)
-	c.stats.bytesIn.Add(int64(len(data)))
+func (c *Client) deliver(l *link, inbox chan received, m received) error {
 	if c.closing.Load() {
 		return nil // closing: read on until the peer answers the close
 	}
 	if f := c.opts.onMessage; f != nil {
 		// The heartbeat does not count f's time against the peer.
-		l.delivering.Store(true)
+		l.hold(true)
 		c.inHook.Store(true)
-		f(typ, data)
+		f(m.typ, m.data)
 		c.inHook.Store(false)
-		l.delivering.Store(false)
+		l.hold(false)
 		return nil
 	}
-	if !c.in.put(inbox, received{typ: typ, data: data}) {
+	if !c.in.put(inbox, m) {
 		return nil
 	}
 	// The overflow is full: stop reading until Receive catches up. The
 	// heartbeat does not count this time against the peer.
-	l.delivering.Store(true)
-	defer l.delivering.Store(false)
+	l.hold(true)
+	defer l.hold(false)
 	for {
 		room := c.in.roomOrNil()
 		if room == nil {
@@ -385,7 +503,7 @@ func (c *Client) discardRefused(d Disconnect) {
 		return
 	}
 	c.wlock <- struct{}{}
-	c.w.discarded = append(c.w.discarded, *d.refused)
+	c.w.pending = append(c.w.pending, dropRecord{m: *d.refused, err: ErrClosed})
 	c.unlockWrite()
 }
 
@@ -491,6 +609,11 @@ func (c *Client) shrink(sv *supervisor, d *Disconnect) (dropped []message) {
 	if d.refused.data == nil {
 		return []message{*d.refused} // not copied: nothing could take it back
 	}
+	if d.refused.tracked {
+		// It is in the replay window, where the replay splits it again or
+		// drops it.
+		return nil
+	}
 	if c.w.queue.len() > 0 && sameBuffer(c.w.queue.peek().data, d.refused.data) {
 		// A later part of it failed: it is already first in the queue,
 		// where prepareQueue splits it again if need be.
@@ -524,16 +647,67 @@ func abortReason(d Disconnect) error {
 	return &CloseError{Code: d.Code, Reason: d.Reason}
 }
 
-// sleep waits out d, or returns false if the client stops first.
-func (c *Client) sleep(d time.Duration) bool {
+// sleep waits out d, or returns false if the client stops first. It
+// reports messages dropped meanwhile, and a Reconnect cuts the wait, no
+// sooner than WithRestartDelay after the last attempt a Reconnect brought
+// about.
+func (c *Client) sleep(sv *supervisor, d time.Duration) bool {
+	deadline := time.Now().Add(d)
 	t := time.NewTimer(d)
 	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-c.ctx.Done():
-		return false
+	for {
+		select {
+		case <-t.C:
+			return true
+		case <-c.ctx.Done():
+			return false
+		case <-c.dropsCh:
+			c.reportDrops()
+		case <-c.reconnectCh:
+			now := time.Now()
+			at := laterOf(now, sv.lastForced.Add(c.forcedGap()))
+			if at.Before(deadline) {
+				deadline = at
+				sv.lastForced = at
+				t.Reset(at.Sub(now))
+			}
+		}
 	}
+}
+
+func laterOf(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// forcedGap is the least time between two attempts Reconnect brings about.
+func (c *Client) forcedGap() time.Duration {
+	if c.opts.restartDelay > 0 {
+		return c.opts.restartDelay
+	}
+	return DefaultRestartDelay
+}
+
+// forcedDisconnect handles the end of a connection that Reconnect closed:
+// no policy, no failure counted, no backoff step; the next attempt comes at
+// once, or when the last one Reconnect brought about is forcedGap old.
+func (c *Client) forcedDisconnect(sv *supervisor, d Disconnect) time.Duration {
+	c.stats.disconnected(d.Code)
+	now := time.Now()
+	at := laterOf(now, sv.lastForced.Add(c.forcedGap()))
+	sv.lastForced = at
+	wait := at.Sub(now)
+	c.stats.backoff.Store(int64(wait))
+	d.Attempt = sv.attempt
+	d.Delay = wait
+	c.setState(StateWaiting)
+	c.logDecision(d, Reconnect, wait)
+	if c.opts.onDisconnect != nil {
+		c.hook(func() { c.opts.onDisconnect(d, Reconnect) })
+	}
+	return wait
 }
 
 // logDecision records one decision. It logs no header values, and URLs
@@ -638,43 +812,63 @@ func watchDial(base dialFunc) dialFunc {
 // handshake (TLS, HTTP) needs a deep stack, and the client's long-lived
 // goroutine should not keep one for the connection's whole life. The dial
 // ends promptly when the client stops: its context is canceled, and a
-// header func that ignores it is not waited for.
-func (c *Client) dialAside(url string) (*websocket.Conn, *http.Response, error) {
+// header or URL func that ignores it is not waited for. It returns the URL
+// dialed (or that the URL func failed to give).
+func (c *Client) dialAside(sv *supervisor) (*websocket.Conn, *http.Response, string, error) {
 	type result struct {
 		ws   *websocket.Conn
 		resp *http.Response
+		url  string
 		err  error
 	}
 	ch := make(chan result, 1)
+	endpoint, attempt := sv.endpoint, sv.attempt+1
 	go func() {
-		ws, resp, err := c.dial(url)
-		ch <- result{ws, resp, err}
+		ws, resp, url, err := c.dial(endpoint, attempt)
+		ch <- result{ws, resp, url, err}
 	}()
-	r := <-ch
+	var r result
+	for done := false; !done; {
+		select {
+		case r = <-ch:
+			done = true
+		case <-c.dropsCh:
+			c.reportDrops()
+		}
+	}
 	if r.err == nil && c.ctx.Err() != nil {
 		// Closed as the handshake completed.
 		r.ws.Close()
-		return nil, nil, c.ctx.Err()
+		return nil, nil, r.url, c.ctx.Err()
 	}
-	return r.ws, r.resp, r.err
+	return r.ws, r.resp, r.url, r.err
 }
 
-// dial makes one connection attempt to url, bounded by the handshake
-// timeout and canceled by Close.
-func (c *Client) dial(url string) (*websocket.Conn, *http.Response, error) {
-	attempt := &dialAttempt{}
-	ctx, cancel := context.WithTimeout(context.WithValue(c.ctx, attemptKey{}, attempt), c.opts.handshakeTimeout)
+// dial makes one connection attempt, to the endpoint's URL or the one the
+// URL func gives, bounded by the handshake timeout and canceled by Close.
+func (c *Client) dial(endpoint, attempt int) (*websocket.Conn, *http.Response, string, error) {
+	ctx, cancel := context.WithTimeout(c.ctx, c.opts.handshakeTimeout)
 	defer cancel()
-	attempt.ctx = ctx
+	url := c.urls[endpoint]
+	if c.opts.urlFunc != nil {
+		var err error
+		if url, err = c.freshURL(ctx, attempt); err != nil {
+			return nil, nil, "", err
+		}
+	}
+	c.stats.setURL(url)
+	attemptState := &dialAttempt{}
+	ctx = context.WithValue(ctx, attemptKey{}, attemptState)
+	attemptState.ctx = ctx
 	header := c.opts.header
 	if c.opts.headerFunc != nil {
 		fresh, err := c.headers(ctx)
 		if err != nil {
-			return nil, nil, fmt.Errorf("wsreconnect: header func: %w", err)
+			return nil, nil, url, fmt.Errorf("wsreconnect: header func: %w", err)
 		}
 		if err := checkHeader(fresh); err != nil {
 			// A retry cannot fix it.
-			return nil, nil, backoff.Permanent(fmt.Errorf("wsreconnect: header func: %w", err))
+			return nil, nil, url, backoff.Permanent(fmt.Errorf("wsreconnect: header func: %w", err))
 		}
 		header = header.Clone()
 		if header == nil {
@@ -692,12 +886,40 @@ func (c *Client) dial(url string) (*websocket.Conn, *http.Response, error) {
 		// timeout or, when the watch closed the socket, as a closed one.
 		err = fmt.Errorf("wsreconnect: no handshake within %s: %w", c.opts.handshakeTimeout, context.DeadlineExceeded)
 	}
-	if attempt.stop != nil && !attempt.stop() && err == nil {
+	if attemptState.stop != nil && !attemptState.stop() && err == nil {
 		// The context ended just as the handshake completed.
 		ws.Close()
-		return nil, nil, ctx.Err()
+		return nil, nil, url, ctx.Err()
 	}
-	return ws, resp, err
+	return ws, resp, url, err
+}
+
+// freshURL calls the URL func, on a goroutine of its own like the header
+// func, and checks what it returns. Its errors never quote the URL, whose
+// query may hold a token.
+func (c *Client) freshURL(ctx context.Context, attempt int) (string, error) {
+	type result struct {
+		url string
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		u, err := c.opts.urlFunc(ctx, attempt)
+		ch <- result{u, err}
+	}()
+	var r result
+	select {
+	case r = <-ch:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	if r.err != nil {
+		return "", fmt.Errorf("wsreconnect: URL func: %w", r.err)
+	}
+	if err := checkURL(r.url); err != nil {
+		return "", fmt.Errorf("wsreconnect: URL func: %w", err)
+	}
+	return r.url, nil
 }
 
 // headers calls the header func on a goroutine of its own, so that an

@@ -29,6 +29,23 @@ type Stats struct {
 	OutboundLimit int
 	// Backoff is the last delay chosen before a connection attempt.
 	Backoff time.Duration
+	// Unacked is the number of tracked messages written but not yet
+	// acknowledged (WithAcks), and Replayed counts the messages written
+	// again after a reconnect because they were not acknowledged.
+	Unacked int
+	Replayed int64
+	// RTT is the round-trip time of the heartbeat's last answered ping,
+	// and RTTAvg a smoothed average of them (7/8 of the last average plus
+	// 1/8 of each sample, as TCP smooths its round-trip time); 0 before
+	// the first. A ping whose pong may have waited behind the
+	// application's hold on the reader gives no sample.
+	RTT, RTTAvg time.Duration
+	// Uptime is how long the current connection has been up, 0 while the
+	// client is not connected.
+	Uptime time.Duration
+	// DownSince is when the client last lost its connection, or started
+	// without one; the zero Time while it is connected.
+	DownSince time.Time
 }
 
 // counters are updated on the hot path with atomics, so that Stats never
@@ -45,8 +62,29 @@ type counters struct {
 	queued, dropped, limit atomic.Int64
 	backoff                atomic.Int64
 	endpoint               atomic.Int64
+	url                    atomic.Pointer[string] // the URL the URL func gave, redacted
+	rtt, rttAvg            atomic.Int64
+	upSince, downSince     atomic.Int64 // unix nanoseconds, 0 for none
 	disconnectsMu          sync.Mutex
 	disconnects            map[CloseCode]int64
+}
+
+// setURL records the URL of an attempt made with a URL func.
+func (s *counters) setURL(raw string) {
+	r := redactRaw(raw)
+	s.url.Store(&r)
+}
+
+// sampleRTT takes one round-trip sample of the heartbeat.
+func (s *counters) sampleRTT(d time.Duration) {
+	s.rtt.Store(int64(d))
+	avg := s.rttAvg.Load()
+	if avg == 0 {
+		avg = int64(d)
+	} else {
+		avg += (int64(d) - avg) / 8
+	}
+	s.rttAvg.Store(avg)
 }
 
 func (s *counters) disconnected(code CloseCode) {
@@ -62,9 +100,15 @@ func (s *counters) disconnected(code CloseCode) {
 // blocks on I/O.
 func (c *Client) Stats() Stats {
 	s := &c.stats
+	url := ""
+	if c.opts.urlFunc == nil {
+		url = redactRaw(c.urls[s.endpoint.Load()])
+	} else if p := s.url.Load(); p != nil {
+		url = *p
+	}
 	st := Stats{
 		State:         c.State(),
-		URL:           redactRaw(c.urls[s.endpoint.Load()]),
+		URL:           url,
 		Connects:      s.connects.Load(),
 		Reconnects:    s.reconnects.Load(),
 		MessagesOut:   s.messagesOut.Load(),
@@ -76,6 +120,18 @@ func (c *Client) Stats() Stats {
 		OutboundLimit: int(s.limit.Load()),
 		Backoff:       time.Duration(s.backoff.Load()),
 		Disconnects:   make(map[CloseCode]int64),
+		RTT:           time.Duration(s.rtt.Load()),
+		RTTAvg:        time.Duration(s.rttAvg.Load()),
+	}
+	if c.win != nil {
+		st.Unacked = int(c.win.unacked.Load())
+		st.Replayed = c.win.replayed.Load()
+	}
+	if up := s.upSince.Load(); up != 0 {
+		st.Uptime = time.Since(time.Unix(0, up))
+	}
+	if down := s.downSince.Load(); down != 0 {
+		st.DownSince = time.Unix(0, down)
 	}
 	s.disconnectsMu.Lock()
 	for k, v := range s.disconnects {
