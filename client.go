@@ -115,9 +115,9 @@ type Client struct {
 		lastSeq   uint64       // the last sequence number accepted (WithAcks)
 		seqAny    bool         // one was
 	}
-	win     *window       // the replay window, with WithAcks
-	dropsCh chan struct{} // capacity 1: pending has records to report
-	cur atomic.Pointer[link] // the connection the client's goroutine works on, for Close when a write is stuck
+	win     *window              // the replay window, with WithAcks
+	dropsCh chan struct{}        // capacity 1: pending has records to report
+	cur     atomic.Pointer[link] // the connection the client's goroutine works on, for Close when a write is stuck
 
 	closeSpec   atomic.Pointer[closeSpec] // the code and reason Close chose
 	reconnectCh chan struct{}             // capacity 1: Reconnect asks to cut the wait

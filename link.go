@@ -26,13 +26,13 @@ type link struct {
 	// Guarded by the write lock. They track the message a 1009 from the
 	// peer refers to: the largest written in full on this link, the
 	// earliest of equal size (see record).
-	deadline   bool        // a write deadline is set
-	largest    int         // size of the largest frame written or attempted
-	written    int         // size of the largest frame written in full
-	refused    *message    // the message that frame belongs to, whole
-	copyBuf    []byte      // holds a copy of it when it is the caller's buffer
-	keepCopy   bool        // a hook can take a refused message back, so copy it
-	uncopied   message     // stands for a refused message that was not copied
+	deadline   bool          // a write deadline is set
+	largest    int           // size of the largest frame written or attempted
+	written    int           // size of the largest frame written in full
+	refused    *message      // the message that frame belongs to, whole
+	copyBuf    []byte        // holds a copy of it when it is the caller's buffer
+	keepCopy   bool          // a hook can take a refused message back, so copy it
+	uncopied   message       // stands for a refused message that was not copied
 	seen       atomic.Bool   // a frame arrived since the last ping
 	delivering atomic.Bool   // the application holds the reader up (Receive behind, OnMessage running)
 	holds      atomic.Uint32 // counts the times it did, so that a pong behind one is not timed

@@ -104,6 +104,7 @@ func (q *queue) waitEmpty() <-chan struct{} {
 	}
 	return q.drained
 }
+
 // makeRoom ensures there is storage for one more message, growing by
 // doubling; a positive limit caps the new capacity.
 func (q *queue) makeRoom(limit int) {

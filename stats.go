@@ -32,7 +32,7 @@ type Stats struct {
 	// Unacked is the number of tracked messages written but not yet
 	// acknowledged (WithAcks), and Replayed counts the messages written
 	// again after a reconnect because they were not acknowledged.
-	Unacked int
+	Unacked  int
 	Replayed int64
 	// RTT is the round-trip time of the heartbeat's last answered ping,
 	// and RTTAvg a smoothed average of them (7/8 of the last average plus
