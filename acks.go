@@ -98,6 +98,7 @@ type window struct {
 	acked    uint64 // highest sequence number acknowledged
 	ackedAny bool
 	room     chan struct{} // made by a waiting Send or Flush; closed on release
+	replay   bool          // the messages are out for a replay (Flush waits)
 
 	unacked  atomic.Int64 // mirrors q.n for Stats
 	replayed atomic.Int64
@@ -188,6 +189,22 @@ func (w *window) release(seq uint64) {
 	}
 }
 
+// takeReplay empties the window for a replay and returns its messages, in
+// order; endReplay says the replay is over.
+func (w *window) takeReplay() []message {
+	w.mu.Lock()
+	w.replay = true
+	w.mu.Unlock()
+	return w.takeAll()
+}
+
+func (w *window) endReplay() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.replay = false
+	w.wakeLocked()
+}
+
 // takeAll empties the window and returns its messages, in order.
 func (w *window) takeAll() []message {
 	w.mu.Lock()
@@ -209,7 +226,7 @@ func (w *window) takeAll() []message {
 func (w *window) waitAcked(seq uint64) <-chan struct{} {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.q.len() == 0 || w.q.peek().seq > seq {
+	if !w.replay && (w.q.len() == 0 || w.q.peek().seq > seq) {
 		return nil
 	}
 	if w.room == nil {

@@ -224,7 +224,7 @@ func (c *Client) writeQueue(l *link) bool {
 	now := time.Now()
 	ok := true
 	if c.win != nil {
-		replays := c.win.takeAll()
+		replays := c.win.takeReplay()
 		replays, dropped = c.prepare(replays, now, dropped)
 		for i, m := range replays {
 			if err := c.writeLocked(c.ctx, l, m); err != nil {
@@ -236,6 +236,7 @@ func (c *Client) writeQueue(l *link) bool {
 			c.win.replayed.Add(1)
 			c.win.add(m)
 		}
+		c.win.endReplay()
 	}
 	if ok {
 		var queued []message
