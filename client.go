@@ -174,6 +174,7 @@ func New(rawURL string, opts ...Option) (*Client, error) {
 	}
 	c.w.limit = o.maxMessageSize
 	c.stats.limit.Store(int64(o.maxMessageSize))
+	c.stats.downSince.Store(time.Now().UnixNano())
 	go c.run()
 	return c, nil
 }

@@ -33,11 +33,10 @@ type supervisor struct {
 func (c *Client) run() {
 	c.gid.Store(goid())
 	defer c.finish()
-	sv := &supervisor{downSince: time.Now()}
+	sv := &supervisor{downSince: time.Unix(0, c.stats.downSince.Load())}
 	if c.opts.shuffle && len(c.urls) > 1 {
 		sv.endpoint = rand.IntN(len(c.urls))
 	}
-	c.stats.downSince.Store(sv.downSince.UnixNano())
 	for c.ctx.Err() == nil {
 		l, d := c.connect(sv)
 		if l != nil {
