@@ -124,12 +124,13 @@
 //
 // # Hooks
 //
-// The hooks are the Policy, OnConnect, OnMessage, OnDisconnect and
-// OnDropped. They run only on the client's goroutine, one at a time,
-// outside locks, in the order of the events. The header func is not a hook
-// (it runs on a goroutine of its own, and Close does not wait for it), nor
-// is the splitter (it runs where the parts are needed and must not call the
-// Client). A hook may run before New returns.
+// The hooks are the Policy, OnConnect, OnMessage, OnDisconnect, OnDropped
+// and OnStateChange. They run only on the client's goroutine, one at a
+// time, outside locks, in the order of the events. The header func and the
+// URL func are not hooks (each runs on a goroutine of its own, and Close
+// does not wait for it), nor are the splitter and Acks.ID and Acks.Acked
+// (they run where the parts are written or the messages read, and must not
+// call the Client). A hook may run before New returns.
 //
 // Close called from any other goroutine returns after Done is closed: no
 // hook is running and none will start. Close called from a hook returns at
@@ -150,8 +151,18 @@
 //	Receive         (c)         (c)         (c)         (c)                (d)             ErrClosed (e)
 //	WaitState(s)    nil if in s, else ErrWouldBlock; WaitState(StateClosed) after an abort: nil
 //	Close           returns nil at once; the client stops when the hook returns
+//	CloseWith       as Close
+//	Flush           nil if nothing is queued (or unacknowledged), else ErrWouldBlock
+//	Reconnect       as anywhere: it never waits (in OnConnect: nothing to do)
+//	Ping            as anywhere, bounded by its ctx; the pong needs the reader,
+//	                which the hook holds in OnMessage: use a short ctx there
 //	Stats           a snapshot, as anywhere
 //	Done            open: it is closed after the last hook returned
+//
+// OnStateChange runs right after the change it reports; the methods answer
+// in it as in the hook that follows (for a change to StateClosed, as in
+// OnDropped at stop). In OnConnect, conn.Receive waits for the next
+// message of that connection, bounded by its ctx.
 //
 //	(a) into the queue while it has room, else ErrWouldBlock at once.
 //	(b) on the live connection; while the queue is being written after a
@@ -166,7 +177,7 @@
 //
 // # Delivery guarantees
 //
-// The default is at most once. Send returns nil once the message is written
+// The default is at most once; WithAcks gives at least once (below). Send returns nil once the message is written
 // to a live connection, or once it is queued while the client is down.
 // Queued messages are written in order, after the OnConnect hook, when the
 // next connection is up. The queue is bounded (WithSendBuffer, default 1024
@@ -178,6 +189,30 @@
 // delivery at the application level where that matters. Messages still
 // queued when the client stops are discarded and reported to the OnDropped
 // hook before Close returns.
+//
+// The queue is bounded by messages and by bytes (WithSendBufferBytes,
+// default 8 MiB; one larger message is admitted when the queue is empty).
+// WithQueueOverflow chooses what a Send finding it full does: wait (the
+// default), fail at once with ErrQueueFull, or drop the oldest queued
+// message, whole, to OnDropped. WithMaxQueueAge drops, instead of writing
+// after the reconnect, queued messages older than a bound (OnDropped gets
+// ErrExpired). WithoutQueue turns the queue off: Send fails fast with an
+// error wrapping ErrNotConnected while the client is down. Flush waits
+// until everything queued so far has been written; Flush then Close is a
+// graceful drain.
+//
+// At least once, with WithAcks: the application's messages carry sequence
+// numbers (Acks.ID) and the peer acknowledges them cumulatively
+// (Acks.Acked). A tracked message Send accepted is, from then on, either
+// acknowledged by the peer, or reported to OnDropped (older than
+// WithMaxQueueAge, over a limit it cannot be split to, or unacknowledged
+// when the client stopped), or still in the client, queued or in the
+// replay window. Nothing accepted is lost silently, whatever the
+// connection does: after every reconnect the unacknowledged messages are
+// written again, in order, before the queue. A message may therefore
+// reach the peer more than once (its sequence number lets the peer drop
+// the duplicate), and the window is in memory: a crash of the application
+// loses it. Untracked messages (Acks.ID reports false) stay at most once.
 //
 // A split message (WithSplitter) goes out on one connection as a complete,
 // contiguous series. If that connection ends midway, the whole message is

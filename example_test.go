@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"time"
 
@@ -239,4 +240,127 @@ func ExampleWithOnMessage() {
 	c.Send(ctx, wsreconnect.BinaryMessage, []byte("tick"))
 	fmt.Println(<-got)
 	// Output: binary tick
+}
+
+// A handshake that reads: OnConnect logs in and waits for the server's
+// answer before anything queued is written.
+func ExampleConn_Receive() {
+	url, stop := echoServer(func(ws *websocket.Conn) {
+		if _, data, err := ws.ReadMessage(); err != nil || string(data) != "login alice" {
+			return
+		}
+		ws.WriteMessage(websocket.TextMessage, []byte("welcome alice"))
+		for { // then echo
+			typ, data, err := ws.ReadMessage()
+			if err != nil {
+				return
+			}
+			ws.WriteMessage(typ, data)
+		}
+	})
+	defer stop()
+
+	login := func(ctx context.Context, conn *wsreconnect.Conn) error {
+		if err := conn.Send(ctx, wsreconnect.TextMessage, []byte("login alice")); err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		_, reply, err := conn.Receive(ctx)
+		if err != nil {
+			return err // a failed attempt: the client tries again
+		}
+		fmt.Println("server:", string(reply))
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := wsreconnect.Dial(ctx, url, wsreconnect.WithOnConnect(login))
+	if err != nil {
+		fmt.Println("dial:", err)
+		return
+	}
+	defer c.Close()
+	c.Send(ctx, wsreconnect.TextMessage, []byte("hello"))
+	_, echo, _ := c.Receive(ctx)
+	fmt.Println("echo:", string(echo))
+	// Output:
+	// server: welcome alice
+	// echo: hello
+}
+
+// At-least-once delivery: messages carry a sequence number, the server
+// acknowledges them, and Flush waits for the acknowledgements.
+func ExampleWithAcks() {
+	url, stop := echoServer(func(ws *websocket.Conn) {
+		for {
+			_, data, err := ws.ReadMessage()
+			if err != nil {
+				return
+			}
+			seq, _ := strings.CutPrefix(string(data), "seq=")
+			seq, _, _ = strings.Cut(seq, " ")
+			ws.WriteMessage(websocket.TextMessage, []byte("ack="+seq))
+		}
+	})
+	defer stop()
+
+	number := func(prefix string) func(wsreconnect.MessageType, []byte) (uint64, bool) {
+		return func(_ wsreconnect.MessageType, data []byte) (uint64, bool) {
+			s, ok := strings.CutPrefix(string(data), prefix)
+			if !ok {
+				return 0, false
+			}
+			s, _, _ = strings.Cut(s, " ")
+			n, err := strconv.ParseUint(s, 10, 64)
+			return n, err == nil
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := wsreconnect.Dial(ctx, url, wsreconnect.WithAcks(wsreconnect.Acks{
+		ID:      number("seq="),
+		Acked:   number("ack="),
+		Consume: true, // acks are not handed to Receive
+	}))
+	if err != nil {
+		fmt.Println("dial:", err)
+		return
+	}
+	defer c.Close()
+	for i := 1; i <= 3; i++ {
+		c.Send(ctx, wsreconnect.TextMessage, []byte(fmt.Sprintf("seq=%d order #%d", i, 100+i)))
+	}
+	if err := c.Flush(ctx); err != nil {
+		fmt.Println("flush:", err)
+		return
+	}
+	fmt.Println("unacknowledged:", c.Stats().Unacked)
+	// Output: unacknowledged: 0
+}
+
+// Reconnect rotates the connection, for example after new credentials were
+// issued: the connection closes with the code given, and the client comes
+// back at once, without a backoff step.
+func ExampleClient_Reconnect() {
+	url, stop := echoServer(nil)
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	disconnected := make(chan wsreconnect.Disconnect, 1)
+	c, err := wsreconnect.Dial(ctx, url, wsreconnect.WithOnDisconnect(func(d wsreconnect.Disconnect, a wsreconnect.Action) {
+		disconnected <- d
+	}))
+	if err != nil {
+		fmt.Println("dial:", err)
+		return
+	}
+	defer c.Close()
+	c.Reconnect(4000, "credentials rotated")
+	d := <-disconnected
+	fmt.Println(d.Code, d.Reason, d.Local)
+	fmt.Println(c.WaitState(ctx, wsreconnect.StateConnected))
+	// Output:
+	// 4000 (private) credentials rotated true
+	// <nil>
 }

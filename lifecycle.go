@@ -15,29 +15,44 @@ import (
 //
 // States (State): connecting → connected → waiting → connecting → … and,
 // from any of them, closed. Only the client's goroutine (run) moves between
-// them.
+// them, and it reports each move to the OnStateChange hook right after it.
 //
 // The client's goroutine is the one New starts. It alone dials (through a
-// short-lived goroutine that does not run user code), reads, decides and
-// waits out the backoff, and it alone calls the hooks: the Policy,
-// OnConnect, OnMessage, OnDisconnect and OnDropped. They run one at a time,
-// outside locks, marked by inHook. The header func (WithHeaderFunc) is not
-// a hook: it runs on a goroutine of its own, and the splitter runs on the
-// goroutine that needs the parts (Send's, or the client's).
+// short-lived goroutine that does not run user code), sets each new
+// connection up, reads, decides and waits out the backoff, and it alone
+// calls the hooks: the Policy, OnConnect, OnMessage, OnDisconnect,
+// OnDropped and OnStateChange. They run one at a time, outside locks,
+// marked by inHook. The header func (WithHeaderFunc) and the URL func
+// (WithURLFunc) are not hooks: each runs on a goroutine of its own; the
+// splitter and Acks.ID run on the goroutine that writes, Acks.Acked on the
+// one that reads.
+//
+// Setting a connection up: while the client's goroutine runs OnConnect and
+// then writes the replays (WithAcks) and the queue, an aside reader
+// (aside.go) reads the connection, so that pongs, acks and close frames are
+// seen and Conn.Receive has messages; at the first message boundary after
+// the setup the client's goroutine takes the reading over. Only then is the
+// client connected.
+//
+// Messages dropped on other goroutines (Send making room, Close discarding
+// the queue) wait in w.pending, bounded, until the client's goroutine
+// reports them to OnDropped: while it waits out a delay or a dial, after
+// each connection, and last in finish.
 //
 // Stopping has one signal, c.ctx, canceled exactly once in effect, by
 // whichever comes first:
-//   - Close: sets closing, cancels c.ctx, ends the live connection (a close
-//     frame, bounded by the close timeout) and discards the queue;
+//   - Close (or CloseWith): sets closing, cancels c.ctx, ends the live
+//     connection (a close frame, bounded by the close timeout) and discards
+//     the queue and the replay window;
 //   - an abort, decided by the client's goroutine: sets err and StateClosed,
 //     cancels c.ctx and discards the queue, then runs OnDisconnect.
 //
 // Once c.ctx is canceled no connection attempt starts, OnMessage is no
 // longer called and Send and Receive report the end. The client's goroutine
-// then runs finish: StateClosed, OnDropped for the discarded messages, and
-// last of all it closes done. Nothing of the client's runs after done is
-// closed, except a header func that ignores its ctx (its result is
-// discarded).
+// then runs finish: StateClosed (and its OnStateChange), OnDropped for the
+// discarded messages, and last of all it closes done. Nothing of the
+// client's runs after done is closed, except a header or URL func that
+// ignores its ctx (its result is discarded).
 //
 // Close waits for done, unless it is called on the client's goroutine,
 // that is from inside a hook, which the client cannot wait for: then it
@@ -46,8 +61,13 @@ import (
 // Close from another goroutine racing a hook always waits.
 //
 // Methods that would have to wait for the client's goroutine (Send on a
-// full queue, Receive with nothing buffered, WaitState for another state)
-// return ErrWouldBlock when called from a hook, instead of deadlocking.
+// full queue, Receive with nothing buffered, WaitState for another state,
+// Flush with something to wait for) return ErrWouldBlock when called from
+// a hook, instead of deadlocking.
+//
+// Reconnect does not move the state itself: it closes the live connection
+// (marked forced, so that its end skips the policy) or wakes the backoff
+// wait through reconnectCh; the client's goroutine does the rest.
 
 // ErrWouldBlock is returned by Send, Receive and WaitState when they are
 // called from a hook (on the client's goroutine) and would have to wait for

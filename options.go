@@ -436,16 +436,19 @@ func WithReceiveBuffer(messages int) Option {
 }
 
 // WithOnConnect sets a hook run after every successful handshake, before
-// queued messages are written and before the client reports
-// StateConnected. Messages written with conn.Send go out on this connection
-// ahead of anything queued: the place for authentication and subscriptions.
-// conn is valid only until the hook returns. ctx ends when the client is
-// closed. Returning an error closes the connection and counts as a failed
-// attempt (Disconnect.Err is the error, Uptime 0; the next attempt goes to
-// the next endpoint); wrap it with backoff.Permanent to make the default
-// policy abort. Received messages are read after the hook returns. The hook
-// runs on the client's goroutine (see "Hooks" in the package documentation
-// for what it may call). Default: none.
+// unacknowledged and queued messages are written and before the client
+// reports StateConnected. Messages written with conn.Send go out on this
+// connection ahead of anything queued: the place for authentication and
+// subscriptions. conn.Receive reads this connection's messages meanwhile
+// (a reader runs while the hook does, so the heartbeat works), for a
+// handshake that waits for the server's answers; messages the hook does not
+// take go, in order, to Receive or OnMessage once it returns. conn is valid
+// only until the hook returns. ctx ends when the client is closed.
+// Returning an error closes the connection and counts as a failed attempt
+// (Disconnect.Err is the error, Uptime 0; the next attempt goes to the next
+// endpoint); wrap it with backoff.Permanent to make the default policy
+// abort. The hook runs on the client's goroutine (see "Hooks" in the
+// package documentation for what it may call). Default: none.
 func WithOnConnect(f func(ctx context.Context, conn *Conn) error) Option {
 	return func(o *options) error {
 		o.onConnect = f
