@@ -288,6 +288,30 @@ type simConfig struct {
 	policySend               int  // per mille of Policy calls that send
 	sameSize                 int  // >0: every large message has exactly this size
 	bursts                   bool // large messages go out in bursts
+
+	// Drawn from a stream of their own, so that the draws above stay
+	// those of older seeds.
+	overflow    QueueOverflow
+	sendBytes   int  // >0: WithSendBufferBytes
+	reconnects  int  // Reconnect calls from a goroutine of the application
+	connReceive bool // OnConnect waits a moment for a server message (Conn.Receive)
+	stateHook   bool // OnStateChange checks that no change is missed
+	flushes     bool // a sender calls Flush now and then
+}
+
+// simMakeConfigMore draws the newer parts of the configuration.
+func simMakeConfigMore(seed int64, cfg *simConfig) {
+	rng := simRand(seed, 7)
+	cfg.overflow = QueueOverflow(rng.IntN(3))
+	if rng.IntN(3) == 0 {
+		cfg.sendBytes = 500 + rng.IntN(8000)
+	}
+	if rng.IntN(3) == 0 {
+		cfg.reconnects = 1 + rng.IntN(8)
+	}
+	cfg.connReceive = rng.IntN(3) == 0
+	cfg.stateHook = rng.IntN(2) == 0
+	cfg.flushes = rng.IntN(3) == 0
 }
 
 func simMakeConfig(seed int64) simConfig {
@@ -308,6 +332,7 @@ func simMakeConfig(seed int64) simConfig {
 		restart:     ms(1, 10),
 	}
 	cfg.minDelay1013, cfg.minDelay14 = ms(0, 10), ms(0, 10)
+	simMakeConfigMore(seed, &cfg)
 	if !cfg.dial && rng.IntN(3) == 0 {
 		cfg.waitState = ms(10, 300)
 	}
@@ -411,7 +436,8 @@ type simRun struct {
 	lastLimit   int
 	shrinks     [][2]int  // (limit before, limit after)
 	mustName    [][2]int  // what Disconnect.Refused named where it must name the refused message; -1 for none
-	recvLast    [2][2]int // per consumer: 0 the receiver or OnMessage, 1 a hook
+	recvLast    [3][2]int // per consumer: 0 the receiver or OnMessage, 1 a hook, 2 Conn.Receive
+	lastState   State     // the last change OnStateChange saw
 	recvd       int
 	doneNoClose bool
 }
@@ -500,7 +526,10 @@ func (r *simRun) options() []Option {
 	add("splitter", cfg.splitter, WithSplitter(simSplit))
 	add("max-message-size", cfg.maxSize > 0, WithMaxMessageSize(cfg.maxSize))
 	add("on-message", cfg.receiveMode == "on-message", WithOnMessage(r.onMessage))
-	add("on-connect", cfg.onConnect, WithOnConnect(r.onConnect))
+	add("on-connect", cfg.onConnect || cfg.connReceive, WithOnConnect(r.onConnect))
+	add("overflow-"+cfg.overflow.String(), true, WithQueueOverflow(cfg.overflow))
+	add("send-buffer-bytes", cfg.sendBytes > 0, WithSendBufferBytes(max(cfg.sendBytes, 1)))
+	add("state-hook", cfg.stateHook, WithOnStateChange(r.onStateChange))
 	add("small-socket-buffer", cfg.smallBuf, WithDialer(&websocket.Dialer{
 		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			var d net.Dialer
@@ -512,6 +541,31 @@ func (r *simRun) options() []Option {
 		},
 	}))
 	return opts
+}
+
+// reconnecter is the application calling Reconnect now and then, as for a
+// credential rotation; Reconnect never waits.
+func (r *simRun) reconnecter(c *Client, done chan<- struct{}) {
+	defer close(done)
+	rng := simRand(r.seed, 500)
+	for range r.cfg.reconnects {
+		t := time.NewTimer(time.Duration(5+rng.IntN(60)) * time.Millisecond)
+		select {
+		case <-t.C:
+		case <-r.stopped:
+			t.Stop()
+			return
+		}
+		end := r.ops.begin("Reconnect", nil)
+		err := c.Reconnect(CloseCode(4000+rng.IntN(10)), "sim")
+		end()
+		if err != nil && !errors.Is(err, ErrClosed) {
+			r.rec.violation("reconnect-error", "Reconnect: %v", err)
+		}
+		if err == nil {
+			r.rec.count("reconnect-call")
+		}
+	}
 }
 
 // hookClose closes the client from inside a hook, now and then.
@@ -683,9 +737,32 @@ func (r *simRun) onMessage(_ MessageType, data []byte) {
 	r.hookClose(r.hookRng, "close-in-onmessage", r.cfg.hookClose)
 }
 
+// onStateChange checks that every change starts where the last one ended.
+func (r *simRun) onStateChange(from, to State) {
+	r.hookEnter("OnStateChange")
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rec.count("state-change")
+	if from != r.lastState || from == to {
+		r.rec.violation("state-change-missed", "OnStateChange(%v, %v) after a change to %v", from, to, r.lastState)
+	}
+	r.lastState = to
+}
+
 func (r *simRun) onConnect(ctx context.Context, conn *Conn) error {
 	r.hookEnter("OnConnect")
 	r.work()
+	if r.cfg.connReceive {
+		rctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+		end := r.ops.begin("Conn.Receive in OnConnect", nil)
+		_, data, err := conn.Receive(rctx)
+		end()
+		cancel()
+		if err == nil {
+			r.rec.count("conn-receive")
+			r.gotFromServer(data, 2)
+		}
+	}
 	sctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer cancel()
 	end := r.ops.begin("Conn.Send in OnConnect", sctx)
@@ -812,6 +889,16 @@ func (r *simRun) sender(c *Client, id int, done chan<- struct{}) {
 		}
 		r.sendOne(ctx, c, rng, id, seq, ended, size)
 		cancel()
+	}
+	if r.cfg.flushes {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		end := r.ops.begin("Flush", ctx)
+		err := c.Flush(ctx)
+		end()
+		cancel()
+		if err == nil {
+			r.rec.count("flushed")
+		}
 	}
 }
 
@@ -943,6 +1030,11 @@ func (r *simRun) run() {
 		}
 		if cfg.receiveMode != "on-message" {
 			r.rec.count(cfg.receiveMode)
+		}
+		if cfg.reconnects > 0 {
+			ch := make(chan struct{})
+			workers = append(workers, ch)
+			go r.reconnecter(c, ch)
 		}
 		r.closeLater(c, senders)
 		r.checkLiveness(c)
