@@ -364,3 +364,11 @@ func ExampleClient_Reconnect() {
 	// 4000 (private) credentials rotated true
 	// <nil>
 }
+
+// Explain puts a disconnect in words: what happened, the usual cause and
+// the usual fix, with what is known of this one.
+func ExampleDisconnect_Explain() {
+	d := wsreconnect.Disconnect{Code: wsreconnect.CloseMessageTooBig, Reason: "max 1024 bytes", Limit: 1024}
+	fmt.Println(d.Explain())
+	// Output: 1009 (message too big) with reason "max 1024 bytes": the server refused a message larger than its size limit; the client lowered its outbound limit to 1024 bytes. Fix: send smaller messages: set WithMaxMessageSize to the server's limit, or WithSplitter to cut large ones; the client lowers its outbound limit by itself.
+}

@@ -83,6 +83,10 @@ type Disconnect struct {
 	// when a splitter or a hook that could take it back is set. It is set
 	// when the OnDisconnect hook runs; the policy sees nil.
 	Refused []byte
+	// Limit is the outbound message limit in bytes after this disconnect,
+	// 0 for none: after a Shrink, the limit learned. It is set when the
+	// OnDisconnect hook runs; the policy sees 0.
+	Limit int
 
 	largest int      // largest message written on the connection
 	refused *message // a copy of it

@@ -488,6 +488,7 @@ func (c *Client) decide(sv *supervisor, d Disconnect) (wait time.Duration, stop 
 		c.setState(StateWaiting)
 	}
 	d.Delay = wait
+	d.Limit = int(c.stats.limit.Load())
 	c.logDecision(d, a, wait)
 	c.dropped(refused, d.Err)
 	if c.opts.onDisconnect != nil {
@@ -702,6 +703,7 @@ func (c *Client) forcedDisconnect(sv *supervisor, d Disconnect) time.Duration {
 	c.stats.backoff.Store(int64(wait))
 	d.Attempt = sv.attempt
 	d.Delay = wait
+	d.Limit = int(c.stats.limit.Load())
 	c.setState(StateWaiting)
 	c.logDecision(d, Reconnect, wait)
 	if c.opts.onDisconnect != nil {
@@ -739,6 +741,7 @@ func (c *Client) logDecision(d Disconnect, a Action, wait time.Duration) {
 	if d.Err != nil {
 		attrs = append(attrs, slog.String("error", d.Err.Error()))
 	}
+	attrs = append(attrs, slog.String("explain", d.Explain()))
 	level := slog.LevelInfo
 	if a == Abort {
 		level = slog.LevelWarn

@@ -95,6 +95,7 @@ func run() error {
 			default:
 				say("client  disconnected: %s -> %s in %s", what, a, d.Delay.Round(time.Millisecond))
 			}
+			say("          why: %s", d.Explain())
 		}),
 	)
 	if err != nil {
