@@ -21,7 +21,6 @@ type link struct {
 	url         string
 	connectedAt time.Time // when the handshake completed; reset when OnConnect returned nil
 	inflate     bool      // permessage-deflate was negotiated
-	flushing    sync.WaitGroup
 
 	// Guarded by the write lock. They track the message a 1009 from the
 	// peer refers to: the largest written in full on this link, the

@@ -200,8 +200,6 @@ func (c *Client) connect(sv *supervisor) (*link, Disconnect) {
 	return l, Disconnect{}
 }
 
-var errClosing = errors.New("wsreconnect: closing")
-
 // writeQueue writes, on l and in order, the unacknowledged messages again
 // and then the queued messages, and makes l the connection that Send
 // writes to. Every message must fit the outbound limit, which may have been
