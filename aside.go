@@ -151,7 +151,8 @@ func (a *aside) finish() []received {
 // or the close timeout passes.
 func (a *aside) abandon() {
 	l := a.l
-	l.startClose(CloseNormalClosure, "", a.c.opts.closeTimeout)
+	code, reason := a.c.closeCode()
+	l.startClose(code, reason, a.c.opts.closeTimeout)
 	a.finish()
 	if r := <-a.handoff; r.err == nil {
 		for {

@@ -88,7 +88,8 @@ const (
 //
 // A Client runs one goroutine for its whole life: it dials, reads, decides
 // and runs every hook. Short-lived goroutines help it (each dial, the
-// writing of the queue after a reconnect, the heartbeat's timer callbacks).
+// reading of a new connection while OnConnect runs and the queue is
+// written, the heartbeat's timer callbacks).
 // All of them have ended when Done is closed, and Close called from
 // outside a hook returns only then.
 type Client struct {

@@ -118,8 +118,8 @@
 // by one lock: while connected, Send writes directly under it, without
 // copying the message or handing it to another goroutine. The client runs
 // one long-lived goroutine, which dials, reads, decides and runs the hooks,
-// plus short-lived ones: each dial, the writing of the queue after a
-// reconnect, the heartbeat's timer callbacks, and the header func. All but
+// plus short-lived ones: each dial, the reading of a new connection
+// while it is set up, the heartbeat's timer callbacks, and the header func. All but
 // a header func that ignores its ctx have ended when Done is closed.
 //
 // # Hooks
