@@ -220,3 +220,41 @@ func TestAcksOptionValidates(t *testing.T) {
 		assert.Error(t, err, name)
 	}
 }
+
+func TestAcksMaxQueueAgeAppliesToReplays(t *testing.T) {
+	srv := ackServer(t, func(conn int) bool { return conn > 1 }, 3)
+	var drops dropLog
+	c, err := Dial(ctxTimeout(t), srv.url(), testOptions(WithAcks(seqAcks(true)), WithMaxQueueAge(time.Nanosecond), drops.option())...)
+	require.NoError(t, err)
+	defer c.Close()
+	ctx := ctxTimeout(t)
+	for i := 1; i <= 3; i++ {
+		require.NoError(t, c.Send(ctx, TextMessage, seqMsg(i)))
+	}
+	msgs, errs := drops.wait(t, 3)
+	assert.Equal(t, []string{"seq:1", "seq:2", "seq:3"}, msgs, "too old to be written again")
+	for _, err := range errs {
+		assert.ErrorIs(t, err, ErrExpired)
+	}
+	assert.Zero(t, c.Stats().Replayed)
+}
+
+func TestAcksCallIDOnEachPart(t *testing.T) {
+	srv := ackServer(t, func(int) bool { return false }, 0)
+	var ids []string
+	a := seqAcks(true)
+	id := a.ID
+	a.ID = func(typ MessageType, data []byte) (uint64, bool) {
+		ids = append(ids, string(data))
+		return id(typ, data)
+	}
+	split := func(data []byte, limit int) ([][]byte, error) {
+		return [][]byte{[]byte("seq:1 a"), []byte("seq:2 b")}, nil
+	}
+	c, err := Dial(ctxTimeout(t), srv.url(), testOptions(WithAcks(a), WithMaxMessageSize(8), WithSplitter(split))...)
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.Send(ctxTimeout(t), TextMessage, []byte("a long message")))
+	assert.Equal(t, []string{"seq:1 a", "seq:2 b"}, ids)
+	assert.Equal(t, 1, c.Stats().Unacked, "one message, tracked by its last part")
+}

@@ -371,3 +371,27 @@ func TestURLFuncPermanentErrorAborts(t *testing.T) {
 	waitClosed(t, c)
 	assert.ErrorIs(t, c.Err(), boom)
 }
+
+func TestURLFuncWorksWithHeaderFunc(t *testing.T) {
+	srv := newTestServer(t, nil)
+	var order []string
+	var mu sync.Mutex
+	note := func(s string) {
+		mu.Lock()
+		order = append(order, s)
+		mu.Unlock()
+	}
+	c, err := Dial(ctxTimeout(t), "ws://127.0.0.1:1/", testOptions(
+		WithURLFunc(func(context.Context, int) (string, error) { note("url"); return srv.url(), nil }),
+		WithHeaderFunc(func(context.Context) (http.Header, error) {
+			note("header")
+			return http.Header{"X-Token": {"t1"}}, nil
+		}))...)
+	require.NoError(t, err)
+	defer c.Close()
+	mu.Lock()
+	assert.Equal(t, []string{"url", "header"}, order, "the URL func, then the header func, per attempt")
+	mu.Unlock()
+	_, conns, _ := srv.snapshot()
+	assert.Equal(t, 1, conns)
+}
