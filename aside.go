@@ -30,7 +30,7 @@ type aside struct {
 	buf     []received
 	err     error         // the read error that ended reading
 	done    bool          // the setup is over
-	changed chan struct{} // closed and replaced on every change
+	changed chan struct{} // made by a waiter; closed on the next change
 
 	handoff chan readResult // capacity 1; exactly one result is sent
 }
@@ -48,7 +48,6 @@ func (c *Client) startAside(l *link) *aside {
 		c:       c,
 		l:       l,
 		max:     c.opts.receiveBuffer,
-		changed: make(chan struct{}),
 		handoff: make(chan readResult, 1),
 	}
 	go a.run()
@@ -56,8 +55,19 @@ func (c *Client) startAside(l *link) *aside {
 }
 
 func (a *aside) notifyLocked() {
-	close(a.changed)
-	a.changed = make(chan struct{})
+	if a.changed != nil {
+		close(a.changed)
+		a.changed = nil
+	}
+}
+
+// waitLocked returns a channel closed on the next change; the caller holds
+// a.mu.
+func (a *aside) waitLocked() <-chan struct{} {
+	if a.changed == nil {
+		a.changed = make(chan struct{})
+	}
+	return a.changed
 }
 
 func (a *aside) run() {
@@ -66,7 +76,7 @@ func (a *aside) run() {
 		for len(a.buf) >= a.max && !a.done {
 			// Full: the application holds the reader up, which the
 			// heartbeat does not count against the peer.
-			changed := a.changed
+			changed := a.waitLocked()
 			a.mu.Unlock()
 			a.l.hold(true)
 			<-changed
@@ -121,7 +131,7 @@ func (a *aside) receive(ctx context.Context) (received, error) {
 			a.mu.Unlock()
 			return received{}, fmt.Errorf("wsreconnect: read: %w", err)
 		}
-		changed := a.changed
+		changed := a.waitLocked()
 		a.mu.Unlock()
 		select {
 		case <-changed:
