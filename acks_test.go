@@ -11,6 +11,8 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/wsreconnect/wsreconnect/wstest"
 )
 
 // seqAcks is the protocol of these tests: "seq:N" carries N, "ack:N"
@@ -40,15 +42,15 @@ func seqMsg(n int) []byte { return []byte("seq:" + strconv.Itoa(n)) }
 // each "seq:N" with "ack:N"; a connection that does not ack ends after
 // dropAfter messages (if positive).
 func ackServer(t *testing.T, ack func(conn int) bool, dropAfter int) *testServer {
-	var srv *testServer
-	srv = newTestServer(t, func(s *testServer) {
-		s.handle = func(conn int, ws *websocket.Conn) {
+	return newTestServer(t, func(s *testServer) {
+		s.opts = append(s.opts, wstest.Default(wstest.Handle(func(c *wstest.Conn) {
+			ws, conn := c.WS, c.N
 			for n := 1; ; n++ {
-				_, data, err := ws.ReadMessage()
+				typ, data, err := ws.ReadMessage()
 				if err != nil {
 					return
 				}
-				srv.record([]byte(fmt.Sprintf("%d/%s", conn, data)))
+				c.Record(typ, []byte(fmt.Sprintf("%d/%s", conn, data)))
 				if seq, ok := strings.CutPrefix(string(data), "poke:"); ok {
 					ws.WriteMessage(websocket.TextMessage, []byte("ack:"+seq))
 				} else if ack(conn) {
@@ -61,9 +63,8 @@ func ackServer(t *testing.T, ack func(conn int) bool, dropAfter int) *testServer
 					return
 				}
 			}
-		}
+		})))
 	})
-	return srv
 }
 
 func TestAcksReplayWhatWasNotAcknowledged(t *testing.T) {
@@ -114,7 +115,7 @@ func TestAcksWithoutAcksLosesWhatWasInFlight(t *testing.T) {
 	srv.waitConns(2)
 	require.NoError(t, c.WaitState(ctxTimeout(t), StateConnected))
 	require.NoError(t, c.Send(ctx, TextMessage, seqMsg(11)))
-	srv.waitFor("message 11", func(s *testServer) bool {
+	srv.waitFor("message 11", func(s view) bool {
 		return len(s.received) > 0 && strings.HasSuffix(string(s.received[len(s.received)-1]), "seq:11")
 	})
 	_, _, received := srv.snapshot()
@@ -185,7 +186,7 @@ func TestAcksWindowFullMakesSendWait(t *testing.T) {
 	go func() { sent <- c.Send(ctx, TextMessage, seqMsg(4)) }()
 	require.NoError(t, c.Send(ctx, TextMessage, []byte("poke:2")), "untracked messages do not wait")
 	require.NoError(t, <-sent, "the ack of 2 made room")
-	srv.waitFor("seq:4", func(s *testServer) bool { return len(s.received) >= 4 })
+	srv.waitFor("seq:4", func(s view) bool { return len(s.received) >= 4 })
 	_, _, received := srv.snapshot()
 	assert.Equal(t, []string{"1/seq:1", "1/seq:2", "1/poke:2", "1/seq:4"}, strs(received), "seq:3 was never written")
 }
@@ -198,7 +199,7 @@ func TestAcksUnacknowledgedAtCloseGoToOnDropped(t *testing.T) {
 	ctx := ctxTimeout(t)
 	require.NoError(t, c.Send(ctx, TextMessage, seqMsg(1)))
 	require.NoError(t, c.Send(ctx, TextMessage, seqMsg(2)))
-	srv.waitFor("2 messages", func(s *testServer) bool { return len(s.received) >= 2 })
+	srv.waitFor("2 messages", func(s view) bool { return len(s.received) >= 2 })
 	c.Close()
 	msgs, errs := drops.wait(t, 2)
 	assert.Equal(t, []string{"seq:1", "seq:2"}, msgs)

@@ -19,6 +19,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/wsreconnect/wsreconnect/wstest"
 )
 
 func TestMain(m *testing.M) {
@@ -159,7 +161,7 @@ func TestPolicyTableEndToEnd(t *testing.T) {
 				return
 			}
 			// Reconnect and Shrink bring a new connection.
-			srv.waitFor("a new connection", func(s *testServer) bool {
+			srv.waitFor("a new connection", func(s view) bool {
 				return s.conns >= 1 && s.attempts >= 2 && s.conns+countRefused(tt.name) >= 2
 			})
 			require.NoError(t, c.WaitState(ctxTimeout(t), StateConnected))
@@ -294,7 +296,7 @@ func TestShrinkThenFailFast(t *testing.T) {
 	err = c.Send(ctx, BinaryMessage, make([]byte, 150))
 	assert.ErrorIs(t, err, ErrMessageTooBig)
 	require.NoError(t, c.Send(ctx, BinaryMessage, make([]byte, 60)))
-	srv.waitFor("the small message", func(s *testServer) bool { return len(s.received) == 2 })
+	srv.waitFor("the small message", func(s view) bool { return len(s.received) == 2 })
 	_, conns, received := srv.snapshot()
 	assert.Equal(t, 2, conns, "the connection stayed up")
 	assert.Len(t, received[1], 60)
@@ -304,32 +306,30 @@ func TestShrinkThenFailFast(t *testing.T) {
 // gatedServer refuses handshakes with 503 until open is set, then records
 // what it reads.
 func gatedServer(t *testing.T, open *atomic.Bool) *testServer {
-	var srv *testServer
-	srv = gatedServerWith(t, open, func(_ int, ws *websocket.Conn) {
-		for {
-			_, data, err := ws.ReadMessage()
-			if err != nil {
-				return
-			}
-			srv.record(data)
-		}
+	return newTestServer(t, func(s *testServer) {
+		s.refuse = refuseUntil(open)
+		s.opts = append(s.opts, wstest.WithoutEcho())
 	})
-	return srv
 }
 
 // gatedServerWith refuses handshakes with 503 until open is set, then runs
 // handle on each connection.
 func gatedServerWith(t *testing.T, open *atomic.Bool, handle func(n int, ws *websocket.Conn)) *testServer {
 	return newTestServer(t, func(s *testServer) {
-		s.refuse = func(n int, w http.ResponseWriter) bool {
-			if open.Load() {
-				return false
-			}
-			http.Error(w, "down", http.StatusServiceUnavailable)
-			return true
-		}
+		s.refuse = refuseUntil(open)
 		s.handle = handle
 	})
+}
+
+// refuseUntil refuses handshakes with 503 until open is set.
+func refuseUntil(open *atomic.Bool) func(n int, w http.ResponseWriter) bool {
+	return func(n int, w http.ResponseWriter) bool {
+		if open.Load() {
+			return false
+		}
+		http.Error(w, "down", http.StatusServiceUnavailable)
+		return true
+	}
 }
 
 // TestQueuedWhileDownDeliveredInOrder: messages sent while the server
@@ -343,7 +343,7 @@ func TestQueuedWhileDownDeliveredInOrder(t *testing.T) {
 	}))...)
 	require.NoError(t, err)
 	defer c.Close()
-	srv.waitFor("a refused attempt", func(s *testServer) bool { return s.attempts >= 1 })
+	srv.waitFor("a refused attempt", func(s view) bool { return s.attempts >= 1 })
 
 	ctx := ctxTimeout(t)
 	buf := make([]byte, 8)
@@ -354,7 +354,7 @@ func TestQueuedWhileDownDeliveredInOrder(t *testing.T) {
 	}
 	assert.NotEqual(t, StateConnected, c.State())
 	open.Store(true)
-	srv.waitFor("101 messages", func(s *testServer) bool { return len(s.received) >= 101 })
+	srv.waitFor("101 messages", func(s view) bool { return len(s.received) >= 101 })
 	_, conns, received := srv.snapshot()
 	assert.Equal(t, 1, conns)
 	require.Len(t, received, 101)
@@ -391,7 +391,7 @@ func TestFullQueueBlocksUntilContextEnds(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("blocked Send never returned")
 	}
-	srv.waitFor("3 messages", func(s *testServer) bool { return len(s.received) >= 3 })
+	srv.waitFor("3 messages", func(s view) bool { return len(s.received) >= 3 })
 	_, _, received := srv.snapshot()
 	assert.Equal(t, []string{"0", "1", "3"}, strs(received))
 }
@@ -520,7 +520,7 @@ func TestCloseDuringBackoffReturnsAtOnce(t *testing.T) {
 		t.Fatal("Close waited for the backoff delay")
 	}
 	assert.Equal(t, StateClosed, c.State())
-	srv.srv.Close()
+	srv.Close()
 }
 
 // TestCloseDuringHandshakeReturnsAtOnce: a server that never answers the
@@ -563,7 +563,7 @@ func TestNoLeakAfterAbort(t *testing.T) {
 	c, err := New(srv.url(), testOptions(WithHeartbeat(10*time.Millisecond, 10*time.Millisecond))...)
 	require.NoError(t, err)
 	waitClosed(t, c)
-	srv.srv.Close()
+	srv.Close()
 }
 
 func TestNoLeakAfterClose(t *testing.T) {
@@ -579,7 +579,7 @@ func TestNoLeakAfterClose(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.NoError(t, c.Close())
-	srv.srv.Close()
+	srv.Close()
 }
 
 // TestCloseFromHooks: Close called inside OnDisconnect and OnConnect
@@ -929,7 +929,7 @@ func TestCloseFrameWinsOverFailedFlush(t *testing.T) {
 	}))...)
 	require.NoError(t, err)
 	defer c.Close()
-	srv.waitFor("a refused attempt", func(s *testServer) bool { return s.attempts >= 1 })
+	srv.waitFor("a refused attempt", func(s view) bool { return s.attempts >= 1 })
 	big := make([]byte, 256<<10)
 	for range 64 {
 		require.NoError(t, c.Send(ctxTimeout(t), BinaryMessage, big))
@@ -951,7 +951,7 @@ func TestStalledPeerDuringFlush(t *testing.T) {
 	hook := newRecvHook()
 	c, err := New(srv.url(), testOptions(hook.option(), WithSendBufferBytes(64<<20), WithHeartbeat(50*time.Millisecond, 100*time.Millisecond))...)
 	require.NoError(t, err)
-	srv.waitFor("a refused attempt", func(s *testServer) bool { return s.attempts >= 1 })
+	srv.waitFor("a refused attempt", func(s view) bool { return s.attempts >= 1 })
 	big := make([]byte, 1<<20)
 	for range 32 {
 		require.NoError(t, c.Send(ctxTimeout(t), BinaryMessage, big))
@@ -987,22 +987,22 @@ func TestConcurrentSendersAcrossReconnects(t *testing.T) {
 	const senders, each = 8, 200
 	var total atomic.Int32
 	srv := newTestServer(t, func(s *testServer) {
-		s.handle = func(n int, ws *websocket.Conn) {
+		s.opts = append(s.opts, wstest.Default(wstest.Handle(func(c *wstest.Conn) {
 			for {
-				_, data, err := ws.ReadMessage()
+				typ, data, err := c.WS.ReadMessage()
 				if err != nil {
 					return
 				}
-				s.record(data)
+				c.Record(typ, data)
 				if strings.HasPrefix(string(data), "marker:") {
 					continue
 				}
 				if total.Add(1)%150 == 0 {
-					drop(ws)
+					drop(c.WS)
 					return
 				}
 			}
-		}
+		})))
 	})
 	c, err := Dial(ctxTimeout(t), srv.url(), testOptions()...)
 	require.NoError(t, err)
@@ -1028,7 +1028,7 @@ func TestConcurrentSendersAcrossReconnects(t *testing.T) {
 	// another until one arrives).
 	require.True(t, eventually(t, srv, func(i int) {
 		require.NoError(t, c.Send(ctx, TextMessage, []byte(fmt.Sprintf("marker:%d", i))))
-	}, func(s *testServer) bool {
+	}, func(s view) bool {
 		for _, r := range s.received {
 			if strings.HasPrefix(string(r), "marker:") {
 				return true
@@ -1061,25 +1061,15 @@ func TestConcurrentSendersAcrossReconnects(t *testing.T) {
 // eventually calls try(i) for i = 0, 1, ... until cond holds on the server,
 // giving each try half a second; it reports whether cond held within 20
 // tries.
-func eventually(t *testing.T, s *testServer, try func(i int), cond func(s *testServer) bool) bool {
+func eventually(t *testing.T, s *testServer, try func(i int), cond func(s view) bool) bool {
 	t.Helper()
 	for i := range 20 {
 		try(i)
-		deadline := time.NewTimer(500 * time.Millisecond)
-		for {
-			s.mu.Lock()
-			ok, changed := cond(s), s.changed
-			s.mu.Unlock()
-			if ok {
-				deadline.Stop()
-				return true
-			}
-			select {
-			case <-changed:
-				continue
-			case <-deadline.C:
-			}
-			break
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		err := s.Wait(ctx, func() bool { return cond(s.view()) })
+		cancel()
+		if err == nil {
+			return true
 		}
 	}
 	return false

@@ -9,21 +9,23 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/wsreconnect/wsreconnect/wstest"
 )
 
 // loginServer wants "login" first and answers "ok" and then "extra"; it
 // wants "subscribe" next and answers "subscribed"; then it records and
 // echoes.
 func loginServer(t *testing.T) *testServer {
-	var srv *testServer
-	srv = newTestServer(t, func(s *testServer) {
-		s.handle = func(_ int, ws *websocket.Conn) {
+	return newTestServer(t, func(s *testServer) {
+		s.opts = append(s.opts, wstest.Default(wstest.Handle(func(c *wstest.Conn) {
+			ws := c.WS
 			expect := func(want string, answers ...string) bool {
-				_, data, err := ws.ReadMessage()
+				typ, data, err := ws.ReadMessage()
 				if err != nil {
 					return false
 				}
-				srv.record(data)
+				c.Record(typ, data)
 				if string(data) != want {
 					closeWith(ws, 1008, "want "+want)
 					return false
@@ -35,12 +37,21 @@ func loginServer(t *testing.T) *testServer {
 				}
 				return true
 			}
-			if expect("login", "ok", "extra") && expect("subscribe", "subscribed") {
-				srv.echo(ws)
+			if !expect("login", "ok", "extra") || !expect("subscribe", "subscribed") {
+				return
 			}
-		}
+			for {
+				typ, data, err := ws.ReadMessage()
+				if err != nil {
+					return
+				}
+				c.Record(typ, data)
+				if ws.WriteMessage(typ, data) != nil {
+					return
+				}
+			}
+		})))
 	})
-	return srv
 }
 
 func TestConnReceiveMakesAHandshakeThatReads(t *testing.T) {

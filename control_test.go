@@ -17,49 +17,26 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/wsreconnect/wsreconnect/wstest"
 )
 
-// closeRecorder is a server that holds each connection and records the
-// close frame the client sends.
-type closeRecorder struct {
-	*testServer
-	mu     sync.Mutex
-	frames []websocket.CloseError
-}
+// closeRecorder is an echo server that records the close frames the
+// client sends.
+type closeRecorder struct{ *testServer }
 
 func newCloseRecorder(t *testing.T) *closeRecorder {
-	r := &closeRecorder{}
-	r.testServer = newTestServer(t, func(s *testServer) {
-		s.handle = func(_ int, ws *websocket.Conn) {
-			for {
-				_, _, err := ws.ReadMessage()
-				var ce *websocket.CloseError
-				if errors.As(err, &ce) {
-					s.event(func() {
-						r.mu.Lock()
-						r.frames = append(r.frames, *ce)
-						r.mu.Unlock()
-					})
-				}
-				if err != nil {
-					return
-				}
-			}
-		}
-	})
-	return r
+	return &closeRecorder{newTestServer(t, nil)}
 }
 
-func (r *closeRecorder) frame(t *testing.T, i int) websocket.CloseError {
+func (r *closeRecorder) frame(t *testing.T, i int) wstest.CloseFrame {
 	t.Helper()
-	r.waitFor("a close frame", func(*testServer) bool {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		return len(r.frames) > i
-	})
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.frames[i]
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.Wait(ctx, func() bool { return len(r.CloseFrames()) > i }); err != nil {
+		t.Fatalf("no close frame %d: %v", i, err)
+	}
+	return r.CloseFrames()[i]
 }
 
 func TestReconnectClosesWithTheCodeAndComesBack(t *testing.T) {
@@ -79,7 +56,7 @@ func TestReconnectClosesWithTheCodeAndComesBack(t *testing.T) {
 	assert.Equal(t, int32(0), asked.Load(), "the policy is not asked")
 	f := srv.frame(t, 0)
 	assert.Equal(t, 4000, f.Code)
-	assert.Equal(t, "rotate credentials", f.Text)
+	assert.Equal(t, "rotate credentials", f.Reason)
 	srv.waitConns(2)
 	require.NoError(t, c.WaitState(ctxTimeout(t), StateConnected))
 	assert.Equal(t, int64(1), c.Stats().Disconnects[4000])
@@ -152,7 +129,7 @@ func TestCloseWithSendsTheCode(t *testing.T) {
 	assertDone(t, c)
 	f := srv.frame(t, 0)
 	assert.Equal(t, 4001, f.Code)
-	assert.Equal(t, "bye", f.Text)
+	assert.Equal(t, "bye", f.Reason)
 }
 
 // TestOnStateChangeMissesNone: against a server that accepts and closes N

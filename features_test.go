@@ -22,25 +22,27 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/wsreconnect/wsreconnect/wstest"
 )
 
 // limitServer refuses messages over limit with 1009 and the given reason
 // format (with the sizes), and records the rest.
 func limitServer(t *testing.T, limit int, reason func(n int) string) *testServer {
 	return newTestServer(t, func(s *testServer) {
-		s.handle = func(_ int, ws *websocket.Conn) {
+		s.opts = append(s.opts, wstest.Default(wstest.Handle(func(c *wstest.Conn) {
 			for {
-				_, data, err := ws.ReadMessage()
+				typ, data, err := c.WS.ReadMessage()
 				if err != nil {
 					return
 				}
 				if len(data) > limit {
-					closeWith(ws, 1009, reason(len(data)))
+					closeWith(c.WS, 1009, reason(len(data)))
 					return
 				}
-				s.record(data)
+				c.Record(typ, data)
 			}
-		}
+		})))
 	})
 }
 
@@ -59,7 +61,7 @@ func TestShrinkLearnsTheLimitTheReasonNames(t *testing.T) {
 	require.NoError(t, c.WaitState(ctx, StateConnected))
 	assert.ErrorIs(t, c.Send(ctx, BinaryMessage, make([]byte, 101)), ErrMessageTooBig)
 	require.NoError(t, c.Send(ctx, BinaryMessage, make([]byte, 100)))
-	srv.waitFor("the 100-byte message", func(s *testServer) bool { return len(s.received) == 1 })
+	srv.waitFor("the 100-byte message", func(s view) bool { return len(s.received) == 1 })
 }
 
 // TestShrinkKeepsLearning: without a size in the reason, each 1009 halves
@@ -79,7 +81,7 @@ func TestShrinkKeepsLearning(t *testing.T) {
 		require.NoError(t, c.WaitState(ctx, StateConnected))
 	}
 	require.NoError(t, c.Send(ctx, BinaryMessage, make([]byte, 75)))
-	srv.waitFor("the 75-byte message", func(s *testServer) bool { return len(s.received) == 1 })
+	srv.waitFor("the 75-byte message", func(s view) bool { return len(s.received) == 1 })
 }
 
 // chunker splits data into parts of at most limit bytes.
@@ -111,7 +113,7 @@ func TestSplitterLosesNothing(t *testing.T) {
 	srv.waitConns(2)
 	require.NoError(t, c.WaitState(ctx, StateConnected))
 	require.NoError(t, c.Send(ctx, TextMessage, big))
-	srv.waitFor("the parts", func(s *testServer) bool { return len(bytes.Join(s.received, nil)) >= 500 })
+	srv.waitFor("the parts", func(s view) bool { return len(bytes.Join(s.received, nil)) >= 500 })
 	_, _, received := srv.snapshot()
 	var sizes []int
 	for _, r := range received {
@@ -300,18 +302,17 @@ func TestHeaderFuncRefreshesAndRetriesOnce(t *testing.T) {
 	var seen []string
 	var mu sync.Mutex
 	srv := newTestServer(t, func(s *testServer) {
-		s.refuse = func(_ int, w http.ResponseWriter) bool { return false }
 		s.handle = func(_ int, ws *websocket.Conn) { hold(ws) }
-	})
-	srv.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		seen = append(seen, r.Header.Get("Authorization"))
-		mu.Unlock()
-		if r.Header.Get("Authorization") != valid {
-			http.Error(w, "bad token", http.StatusUnauthorized)
-			return
-		}
-		srv.serveHTTP(w, r)
+		s.opts = append(s.opts, wstest.WithHandshakeFunc(func(_ int, w http.ResponseWriter, r *http.Request) bool {
+			mu.Lock()
+			seen = append(seen, r.Header.Get("Authorization"))
+			mu.Unlock()
+			if r.Header.Get("Authorization") != valid {
+				http.Error(w, "bad token", http.StatusUnauthorized)
+				return true
+			}
+			return false
+		}))
 	})
 	var calls atomic.Int32
 	headerFunc := func(ctx context.Context) (http.Header, error) {
@@ -460,15 +461,9 @@ func TestWithoutUTF8CheckLetsThePeerAnswer1007(t *testing.T) {
 
 func TestStats(t *testing.T) {
 	srv := newTestServer(t, func(s *testServer) {
-		s.handle = func(n int, ws *websocket.Conn) {
-			if n == 1 {
-				typ, data, _ := ws.ReadMessage()
-				ws.WriteMessage(typ, data)
-				closeWith(ws, 1001, "")
-				return
-			}
-			s.echo(ws)
-		}
+		// The first connection echoes one message and closes; later ones
+		// echo.
+		s.opts = append(s.opts, wstest.Script(1, wstest.AfterMessages(1), wstest.Close(1001, "")))
 	})
 	ctx := ctxTimeout(t)
 	c, err := Dial(ctx, srv.url(), testOptions()...)

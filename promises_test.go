@@ -19,6 +19,8 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/wsreconnect/wsreconnect/wstest"
 )
 
 // Regression tests for the promises of README.md and doc.go, one per
@@ -76,16 +78,17 @@ func newSeriesServer(t *testing.T, limit int, open *atomic.Bool) *seriesServer {
 			http.Error(w, "down", http.StatusServiceUnavailable)
 			return true
 		}
-		s.handle = ss.serve
+		s.opts = append(s.opts, wstest.Default(wstest.Handle(ss.serve)))
 	})
 	return ss
 }
 
-func (ss *seriesServer) serve(conn int, ws *websocket.Conn) {
+func (ss *seriesServer) serve(c *wstest.Conn) {
+	conn, ws := c.N, c.WS
 	var cur []byte
 	next, total, parts := 0, 0, 0
 	for {
-		_, data, err := ws.ReadMessage()
+		typ, data, err := ws.ReadMessage()
 		if err != nil {
 			return
 		}
@@ -115,7 +118,7 @@ func (ss *seriesServer) serve(conn int, ws *websocket.Conn) {
 			ss.mu.Lock()
 			ss.delivered = append(ss.delivered, string(cur))
 			ss.mu.Unlock()
-			ss.record(cur)
+			c.Record(typ, cur)
 			next, total = 0, 0
 		}
 		if ss.afterParts != nil && ss.afterParts(conn, parts) {
@@ -158,7 +161,7 @@ func TestSplitMessageIsNeverDuplicated(t *testing.T) {
 	srv.waitConns(2)
 	require.NoError(t, c.WaitState(ctx, StateConnected))
 	require.NoError(t, c.Send(ctx, TextMessage, []byte("0/1|end")))
-	srv.waitFor("the end marker", func(s *testServer) bool {
+	srv.waitFor("the end marker", func(s view) bool {
 		return len(s.received) > 0 && string(s.received[len(s.received)-1]) == "end"
 	})
 	delivered, violations := srv.result()
@@ -193,7 +196,7 @@ func TestSplitSeriesGoesOutWholeOnOneConnection(t *testing.T) {
 	require.NoError(t, c.Send(ctx, TextMessage, []byte(big)))
 	srv.waitConns(2)
 	require.NoError(t, c.Send(ctx, TextMessage, []byte("0/1|end")))
-	srv.waitFor("the end marker", func(s *testServer) bool {
+	srv.waitFor("the end marker", func(s view) bool {
 		return len(s.received) > 0 && string(s.received[len(s.received)-1]) == "end"
 	})
 	delivered, violations := srv.result()
@@ -507,7 +510,7 @@ func TestSplitterNeverProducesInvalidUTF8(t *testing.T) {
 	err = c.Send(ctx, TextMessage, []byte("ééééé")) // 10 bytes: cut after 7
 	assert.ErrorIs(t, err, ErrInvalidUTF8)
 	require.NoError(t, c.Send(ctx, TextMessage, []byte("ok")))
-	srv.waitFor("ok", func(s *testServer) bool { return len(s.received) >= 1 })
+	srv.waitFor("ok", func(s view) bool { return len(s.received) >= 1 })
 	_, _, received := srv.snapshot()
 	assert.Equal(t, []string{"ok"}, strs(received))
 	assert.True(t, utf8.Valid(received[0]))
@@ -532,7 +535,7 @@ func TestConnIsValidOnlyInsideItsHook(t *testing.T) {
 	go func() { errs <- conn.Send(context.Background(), TextMessage, []byte("late")) }()
 	assert.ErrorIs(t, <-errs, errConnExpired)
 	require.NoError(t, c.Send(ctxTimeout(t), TextMessage, []byte("client")))
-	srv.waitFor("two messages", func(s *testServer) bool { return len(s.received) >= 2 })
+	srv.waitFor("two messages", func(s view) bool { return len(s.received) >= 2 })
 	_, _, received := srv.snapshot()
 	assert.Equal(t, []string{"inside", "client"}, strs(received))
 }
@@ -590,22 +593,14 @@ func TestSendWithEndedContextWritesNothing(t *testing.T) {
 	cancel()
 	t.Run("connected", func(t *testing.T) {
 		srv := newTestServer(t, func(s *testServer) {
-			s.handle = func(_ int, ws *websocket.Conn) {
-				for {
-					_, data, err := ws.ReadMessage()
-					if err != nil {
-						return
-					}
-					s.record(data)
-				}
-			}
+			s.opts = append(s.opts, wstest.WithoutEcho()) // reads and records
 		})
 		c, err := Dial(ctxTimeout(t), srv.url(), testOptions()...)
 		require.NoError(t, err)
 		defer c.Close()
 		assert.ErrorIs(t, c.Send(ended, TextMessage, []byte("never")), context.Canceled)
 		require.NoError(t, c.Send(ctxTimeout(t), TextMessage, []byte("marker")))
-		srv.waitFor("marker", func(s *testServer) bool { return len(s.received) >= 1 })
+		srv.waitFor("marker", func(s view) bool { return len(s.received) >= 1 })
 		_, _, received := srv.snapshot()
 		assert.Equal(t, []string{"marker"}, strs(received))
 	})
@@ -618,7 +613,7 @@ func TestSendWithEndedContextWritesNothing(t *testing.T) {
 		assert.ErrorIs(t, c.Send(ended, TextMessage, []byte("never")), context.Canceled)
 		require.NoError(t, c.Send(ctxTimeout(t), TextMessage, []byte("marker")))
 		open.Store(true)
-		srv.waitFor("marker", func(s *testServer) bool { return len(s.received) >= 1 })
+		srv.waitFor("marker", func(s view) bool { return len(s.received) >= 1 })
 		_, _, received := srv.snapshot()
 		assert.Equal(t, []string{"marker"}, strs(received))
 	})
@@ -681,21 +676,25 @@ func TestRefusedMessageIsTheOneThePeerRefused(t *testing.T) {
 	const size = 16 << 20
 	finished := make(chan struct{})
 	srv := newTestServer(t, func(s *testServer) {
-		s.handle = func(n int, ws *websocket.Conn) {
+		s.opts = append(s.opts, wstest.Default(wstest.Handle(func(c *wstest.Conn) {
+			ws := c.WS
 			ws.SetReadLimit(64 << 20)
-			if n == 1 {
-				_, data, err := ws.ReadMessage()
+			if c.N == 1 {
+				typ, data, err := ws.ReadMessage()
 				if err != nil {
 					return
 				}
-				s.record(data[:1])
+				c.Record(typ, data[:1])
 				// Refuse it, and read nothing more.
 				ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(1009, "too big"), time.Now().Add(time.Second))
-				<-finished
+				select {
+				case <-finished:
+				case <-c.Done():
+				}
 				return
 			}
 			hold(ws)
-		}
+		})))
 	})
 	type dropped struct {
 		first byte

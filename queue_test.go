@@ -61,7 +61,7 @@ func downClient(t *testing.T, opts ...Option) (*Client, *testServer, *atomic.Boo
 	c, err := New(srv.url(), testOptions(opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
-	srv.waitFor("a refused attempt", func(s *testServer) bool { return s.attempts >= 1 })
+	srv.waitFor("a refused attempt", func(s view) bool { return s.attempts >= 1 })
 	return c, srv, open
 }
 
@@ -73,7 +73,7 @@ func TestSendBufferBytesBoundsTheQueue(t *testing.T) {
 	require.NoError(t, c.Send(ctx, BinaryMessage, make([]byte, 40)), "60 + 40 fits")
 	assert.Equal(t, 2, c.Stats().Queued)
 	open.Store(true)
-	srv.waitFor("2 messages", func(s *testServer) bool { return len(s.received) >= 2 })
+	srv.waitFor("2 messages", func(s view) bool { return len(s.received) >= 2 })
 }
 
 func TestSendBufferBytesAdmitsOneLargeMessageWhenEmpty(t *testing.T) {
@@ -82,7 +82,7 @@ func TestSendBufferBytesAdmitsOneLargeMessageWhenEmpty(t *testing.T) {
 	require.NoError(t, c.Send(ctx, BinaryMessage, make([]byte, 500)), "the queue is empty")
 	assert.ErrorIs(t, c.Send(ctx, BinaryMessage, make([]byte, 1)), ErrQueueFull)
 	open.Store(true)
-	srv.waitFor("the large message", func(s *testServer) bool { return len(s.received) >= 1 })
+	srv.waitFor("the large message", func(s view) bool { return len(s.received) >= 1 })
 	_, _, received := srv.snapshot()
 	assert.Len(t, received[0], 500)
 }
@@ -117,7 +117,7 @@ func TestOverflowDropOldest(t *testing.T) {
 		assert.ErrorIs(t, err, ErrQueueFull)
 	}
 	open.Store(true)
-	srv.waitFor("2 messages", func(s *testServer) bool { return len(s.received) >= 2 })
+	srv.waitFor("2 messages", func(s view) bool { return len(s.received) >= 2 })
 	_, _, received := srv.snapshot()
 	assert.Equal(t, []string{"c", "d"}, strs(received))
 	assert.Equal(t, int64(2), c.Stats().Dropped)
@@ -133,7 +133,7 @@ func TestOverflowDropOldestDropsASplitMessageWhole(t *testing.T) {
 	msgs, _ := drops.wait(t, 1)
 	assert.Equal(t, []string{strings.Repeat("x", 200)}, msgs, "the whole message, once")
 	open.Store(true)
-	srv.waitFor("1 message", func(s *testServer) bool { return len(s.received) >= 1 })
+	srv.waitFor("1 message", func(s view) bool { return len(s.received) >= 1 })
 	_, _, received := srv.snapshot()
 	assert.Equal(t, []string{"after"}, strs(received))
 }
@@ -149,7 +149,7 @@ func TestMaxQueueAge(t *testing.T) {
 		assert.ErrorIs(t, errs[0], ErrExpired)
 		require.NoError(t, c.WaitState(ctxTimeout(t), StateConnected))
 		require.NoError(t, c.Send(ctxTimeout(t), TextMessage, []byte("fresh")))
-		srv.waitFor("1 message", func(s *testServer) bool { return len(s.received) >= 1 })
+		srv.waitFor("1 message", func(s view) bool { return len(s.received) >= 1 })
 		_, _, received := srv.snapshot()
 		assert.Equal(t, []string{"fresh"}, strs(received), "the stale message is never written")
 	})
@@ -167,7 +167,7 @@ func TestMaxQueueAge(t *testing.T) {
 		c, srv, open := downClient(t, WithMaxQueueAge(time.Hour))
 		require.NoError(t, c.Send(ctxTimeout(t), TextMessage, []byte("young")))
 		open.Store(true)
-		srv.waitFor("1 message", func(s *testServer) bool { return len(s.received) >= 1 })
+		srv.waitFor("1 message", func(s view) bool { return len(s.received) >= 1 })
 		assert.Equal(t, int64(0), c.Stats().Dropped)
 	})
 }
@@ -180,7 +180,7 @@ func TestWithoutQueue(t *testing.T) {
 	open.Store(true)
 	require.NoError(t, c.WaitState(ctxTimeout(t), StateConnected))
 	require.NoError(t, c.Send(ctxTimeout(t), TextMessage, []byte("up")))
-	srv.waitFor("1 message", func(s *testServer) bool { return len(s.received) >= 1 })
+	srv.waitFor("1 message", func(s view) bool { return len(s.received) >= 1 })
 	_, _, received := srv.snapshot()
 	assert.Equal(t, []string{"up"}, strs(received))
 }
@@ -203,7 +203,7 @@ func TestFlushWaitsUntilTheQueueIsWritten(t *testing.T) {
 	assert.GreaterOrEqual(t, c.Stats().MessagesOut, int64(3), "Flush returned once the queue was written")
 	c.Close() // a graceful drain: nothing was discarded
 	assert.Equal(t, int64(0), c.Stats().Dropped)
-	srv.waitFor("3 messages", func(s *testServer) bool { return len(s.received) >= 3 })
+	srv.waitFor("3 messages", func(s view) bool { return len(s.received) >= 3 })
 }
 
 func TestFlushAfterCloseAndFromAHook(t *testing.T) {

@@ -1,133 +1,96 @@
 package wsreconnect
 
 import (
+	"context"
 	"crypto/x509"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/gorilla/websocket"
+
+	"github.com/wsreconnect/wsreconnect/wstest"
 )
 
-// testServer is a gorilla WebSocket server whose behaviour is scripted per
-// connection. It counts the connections it accepts and the messages it reads.
+// testServer is a wstest.Server with hooks in the shape these tests use:
+// refuse may answer a handshake, handle runs a connection on the raw
+// gorilla conn, and opts are wstest options (scripts, Handle funcs that
+// record). Without handle or a script, a connection echoes and records.
 type testServer struct {
-	t   *testing.T
-	srv *httptest.Server
+	*wstest.Server
+	t *testing.T
 
 	// refuse, if set, may answer the n-th handshake (1-based) with an HTTP
 	// error instead of upgrading it; it returns true if it did.
 	refuse func(n int, w http.ResponseWriter) bool
-	// handle runs the n-th connection (1-based); by default it echoes.
+	// handle, if set, runs the n-th connection (1-based) that has no
+	// script in opts.
 	handle func(n int, ws *websocket.Conn)
+	// opts are added to the server's options.
+	opts []wstest.Option
 
 	mu        sync.Mutex
-	attempts  int // handshakes seen
-	conns     int // connections upgraded
-	received  [][]byte
-	changed   chan struct{} // closed and replaced on every event
-	attemptAt []time.Time
+	attemptAt []time.Time // when each handshake arrived
 }
 
 func newTestServer(t *testing.T, setup func(s *testServer)) *testServer {
 	t.Helper()
-	s := &testServer{t: t, changed: make(chan struct{})}
+	s := &testServer{t: t}
 	if setup != nil {
 		setup(s)
 	}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
-	t.Cleanup(s.srv.Close)
+	opts := []wstest.Option{wstest.WithHandshakeFunc(func(n int, w http.ResponseWriter, _ *http.Request) bool {
+		s.mu.Lock()
+		s.attemptAt = append(s.attemptAt, time.Now())
+		s.mu.Unlock()
+		return s.refuse != nil && s.refuse(n, w)
+	})}
+	if handle := s.handle; handle != nil {
+		opts = append(opts, wstest.Default(wstest.Handle(func(c *wstest.Conn) { handle(c.N, c.WS) })))
+	}
+	s.Server = wstest.NewServer(t, append(opts, s.opts...)...)
 	return s
 }
 
-func (s *testServer) url() string { return "ws" + strings.TrimPrefix(s.srv.URL, "http") }
+func (s *testServer) url() string { return s.URL }
 
-func (s *testServer) event(f func()) {
-	s.mu.Lock()
-	f()
-	close(s.changed)
-	s.changed = make(chan struct{})
-	s.mu.Unlock()
+// view is what a waitFor condition sees: the handshakes and connections
+// the server counted and the data of the messages it recorded.
+type view struct {
+	attempts, conns int
+	received        [][]byte
 }
 
-func (s *testServer) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	var n int
-	s.event(func() {
-		s.attempts++
-		n = s.attempts
-		s.attemptAt = append(s.attemptAt, time.Now())
-	})
-	if s.refuse != nil && s.refuse(n, w) {
-		return
+func (s *testServer) view() view {
+	v := view{attempts: s.Handshakes(), conns: s.Connections()}
+	for _, m := range s.Received() {
+		v.received = append(v.received, m.Data)
 	}
-	up := websocket.Upgrader{}
-	ws, err := up.Upgrade(w, r, nil)
-	if err != nil {
-		return
-	}
-	defer ws.Close()
-	var c int
-	s.event(func() { s.conns++; c = s.conns })
-	if s.handle != nil {
-		s.handle(c, ws)
-		return
-	}
-	s.echo(ws)
+	return v
 }
 
-// echo records and echoes every message until the connection ends.
-func (s *testServer) echo(ws *websocket.Conn) {
-	for {
-		typ, data, err := ws.ReadMessage()
-		if err != nil {
-			return
-		}
-		s.record(data)
-		if err := ws.WriteMessage(typ, data); err != nil {
-			return
-		}
-	}
-}
-
-// record stores a message the server read.
-func (s *testServer) record(data []byte) {
-	s.event(func() { s.received = append(s.received, data) })
-}
-
-// waitFor waits until cond, evaluated under the server's lock, holds.
-func (s *testServer) waitFor(what string, cond func(s *testServer) bool) {
+// waitFor waits until cond holds.
+func (s *testServer) waitFor(what string, cond func(s view) bool) {
 	s.t.Helper()
-	deadline := time.NewTimer(10 * time.Second)
-	defer deadline.Stop()
-	for {
-		s.mu.Lock()
-		ok, changed := cond(s), s.changed
-		s.mu.Unlock()
-		if ok {
-			return
-		}
-		select {
-		case <-changed:
-		case <-deadline.C:
-			s.t.Fatalf("timed out waiting for %s", what)
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Wait(ctx, func() bool { return cond(s.view()) }); err != nil {
+		s.t.Fatalf("timed out waiting for %s: %v", what, err)
 	}
 }
 
 func (s *testServer) waitConns(n int) {
 	s.t.Helper()
-	s.waitFor("connections", func(s *testServer) bool { return s.conns >= n })
+	s.waitFor("connections", func(s view) bool { return s.conns >= n })
 }
 
 func (s *testServer) snapshot() (attempts, conns int, received [][]byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.attempts, s.conns, append([][]byte(nil), s.received...)
+	v := s.view()
+	return v.attempts, v.conns, v.received
 }
 
 // closeWith sends a close frame with code and reason, then waits for the
@@ -146,10 +109,11 @@ func closeWith(ws *websocket.Conn, code int, reason string) {
 // and reasons[n-1], and later ones with the last code.
 func closeSequence(t *testing.T, codes []int, reasons []string) *testServer {
 	return newTestServer(t, func(s *testServer) {
-		s.handle = func(n int, ws *websocket.Conn) {
-			i := min(n, len(codes)) - 1
-			closeWith(ws, codes[i], reasons[i])
+		for i := range codes {
+			s.opts = append(s.opts, wstest.Script(i+1, wstest.Close(codes[i], reasons[i])))
 		}
+		last := len(codes) - 1
+		s.opts = append(s.opts, wstest.Default(wstest.Close(codes[last], reasons[last])))
 	})
 }
 
