@@ -370,5 +370,5 @@ func ExampleClient_Reconnect() {
 func ExampleDisconnect_Explain() {
 	d := wsreconnect.Disconnect{Code: wsreconnect.CloseMessageTooBig, Reason: "max 1024 bytes", Limit: 1024}
 	fmt.Println(d.Explain())
-	// Output: 1009 (message too big) with reason "max 1024 bytes": the server refused a message larger than its size limit; the client lowered its outbound limit to 1024 bytes. Fix: send smaller messages: set WithMaxMessageSize to the server's limit, or WithSplitter to cut large ones; the client lowers its outbound limit by itself.
+	// Output: 1009 (message too big) with reason "max 1024 bytes": the server refused a message larger than its limit; the client's outbound limit is now 1024 bytes. Fix: send smaller messages or split them with WithSplitter, set WithMaxMessageSize to the server's limit, or raise the limit on the server.
 }

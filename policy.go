@@ -85,7 +85,7 @@ type Disconnect struct {
 	Refused []byte
 	// Limit is the outbound message limit in bytes after this disconnect,
 	// 0 for none: after a Shrink, the limit learned. It is set when the
-	// OnDisconnect hook runs; the policy sees 0.
+	// OnDisconnect hook runs; the policy sees the limit before it.
 	Limit int
 
 	largest int      // largest message written on the connection

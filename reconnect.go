@@ -434,6 +434,7 @@ func (c *Client) deliver(l *link, inbox chan received, m received) error {
 func (c *Client) decide(sv *supervisor, d Disconnect) (wait time.Duration, stop bool) {
 	c.stats.disconnected(d.Code)
 	var a Action
+	d.Limit = int(c.stats.limit.Load())
 	c.hook(func() { a = c.opts.policy(d) })
 	if c.closing.Load() {
 		// Closed from inside the policy: no more hooks but OnDropped.
