@@ -118,7 +118,8 @@ func TestDeadPeerDetected(t *testing.T) {
 		leakCheck(t)
 		port := peer.FreePort(t)
 		rec := newRecorder()
-		c := newClient(t, "ws://127.0.0.1:"+strconv.Itoa(port)+"/stopread?id=flush", rec, heartbeat)
+		// The queue's byte bound (8 MiB by default) is raised to hold it all.
+		c := newClient(t, "ws://127.0.0.1:"+strconv.Itoa(port)+"/stopread?id=flush", rec, heartbeat, ws.WithSendBufferBytes(32<<20))
 		rec.nextDisconnect(t, 5*time.Second) // connection refused: the client now queues
 		ctx := ctxFor(t, 10*time.Second)
 		big := make([]byte, 64<<10)
