@@ -48,6 +48,9 @@ type NodeOptions struct {
 	// RecordFile, when set, receives every recorded text message as
 	// "key\ttext\n", written synchronously so it survives SIGKILL.
 	RecordFile string
+	// SinkFile is the log of the /sink scenario (SINK_FILE): one line per
+	// text message, fsynced before the message is acknowledged.
+	SinkFile string
 }
 
 // PythonOptions tune a Python peer.
@@ -57,6 +60,9 @@ type PythonOptions struct {
 	// PingInterval and PingTimeout turn on the library's own keepalive
 	// (zero leaves it off).
 	PingInterval, PingTimeout time.Duration
+	// SinkFile is the log of the /sink scenario (SINK_FILE): one line per
+	// text message, fsynced before the message is acknowledged.
+	SinkFile string
 }
 
 // NodeAvailable reports whether the Node peer can run: node on PATH and the
@@ -113,6 +119,9 @@ func StartNode(t testing.TB, opts NodeOptions) *Process {
 	if opts.RecordFile != "" {
 		p.env = append(p.env, "RECORD_FILE="+opts.RecordFile)
 	}
+	if opts.SinkFile != "" {
+		p.env = append(p.env, "SINK_FILE="+opts.SinkFile)
+	}
 	p.start(t)
 	return p
 }
@@ -139,6 +148,9 @@ func StartPython(t testing.TB, opts PythonOptions) *Process {
 			return a
 		},
 		env: []string{"PYTHONDONTWRITEBYTECODE=1"},
+	}
+	if opts.SinkFile != "" {
+		p.env = append(p.env, "SINK_FILE="+opts.SinkFile)
 	}
 	p.start(t)
 	return p

@@ -30,6 +30,12 @@
 //   /hang                 never answer the upgrade request
 //   /rstupgrade           reset the TCP connection instead of answering the
 //                         upgrade request
+//   /sink                 append every text message, one line each, to the
+//                         file named by the SINK_FILE environment variable,
+//                         fsync it, and only then answer a "seq:N ..."
+//                         message with the cumulative ack "ack:N" (N the
+//                         highest sequence number this process has logged);
+//                         successive processes append to the same file
 //   GET /stats[?id=K]     JSON counters (all keys, or one key)
 //   GET /healthz          200 "ok"
 //
@@ -53,6 +59,8 @@ const TIMES_LIMIT = 100000;
 
 const startedAt = Date.now();
 const recordFd = process.env.RECORD_FILE ? fs.openSync(process.env.RECORD_FILE, 'a') : null;
+const sinkFd = process.env.SINK_FILE ? fs.openSync(process.env.SINK_FILE, 'a') : null;
+let sinkHighest = -1; // highest sequence number logged by this process
 const stats = new Map();
 const sockets = new Set();
 const clients = new Set();
@@ -185,6 +193,26 @@ function onConnection(ws, socket, scenario, q, key, s) {
   ws.on('ping', () => {
     s.pings++;
   });
+  if (scenario === 'sink') {
+    ws.on('message', (data, isBinary) => {
+      s.messages++;
+      s.bytes += data.length;
+      if (isBinary) {
+        s.binaryMessages++;
+        return;
+      }
+      s.textMessages++;
+      const text = data.toString('utf8');
+      fs.writeSync(sinkFd, `${text}\n`);
+      fs.fsyncSync(sinkFd);
+      const m = /^seq:(\d+)/.exec(text);
+      if (!m) return;
+      const seq = Number(m[1]);
+      if (seq > sinkHighest) sinkHighest = seq;
+      if (ws.readyState === ws.OPEN) ws.send(`ack:${sinkHighest}`);
+    });
+    return;
+  }
   ws.on('message', (data, isBinary) => {
     s.messages++;
     s.bytes += data.length;
@@ -257,6 +285,13 @@ server.on('upgrade', (req, socket, head) => {
     case 'hang':
       s.hung++;
       return; // keep the socket open, never answer
+    case 'sink':
+      if (sinkFd === null) {
+        s.refused++;
+        socket.end('HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
+      break;
     case 'rstupgrade':
       s.refused++;
       if (typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy();

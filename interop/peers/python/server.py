@@ -17,6 +17,13 @@ Paths (the `id` query parameter names the counter key, else the path):
     /maxsize?max=N             echo with websockets' max_size=N: a larger
                                message gets the library's own 1009 close
     /refuse?status=S&retry=T   refuse the upgrade with HTTP status S
+    /sink                      append every text message, one line each, to
+                               the file named by the SINK_FILE environment
+                               variable, fsync it, and only then answer a
+                               "seq:N ..." message with the cumulative ack
+                               "ack:N" (N the highest sequence number this
+                               process has logged); successive processes
+                               append to the same file
     GET /stats[?id=K]          JSON counters
     GET /healthz               200 "ok"
 
@@ -41,6 +48,24 @@ import websockets.exceptions
 RECORD_LIMIT = 100000
 STARTED = time.time()
 STATS = {}
+SINK_FILE = os.environ.get("SINK_FILE")
+SINK = {"fd": None, "highest": -1}
+
+
+def sink_log(text):
+    """Append text as one line to the sink file and fsync it; return the
+    highest sequence number logged so far (-1 before any)."""
+    if SINK["fd"] is None:
+        SINK["fd"] = os.open(SINK_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    data = (text + "\n").encode("utf-8", "surrogatepass")
+    os.write(SINK["fd"], data)
+    os.fsync(SINK["fd"])
+    if text.startswith("seq:"):
+        digits = text[4:].split(" ", 1)[0]
+        if digits.isdigit():
+            SINK["highest"] = max(SINK["highest"], int(digits))
+            return SINK["highest"]
+    return None
 
 
 def since_start():
@@ -116,7 +141,10 @@ async def process_request(path, headers):
         if "retry" in query:
             extra.append(("Retry-After", query["retry"]))
         return status, extra, f"{status.value} {status.phrase}\n".encode()
-    if scenario not in ("echo", "close", "maxsize"):
+    if scenario == "sink" and not SINK_FILE:
+        s["refused"] += 1
+        return http.HTTPStatus.INTERNAL_SERVER_ERROR, [], b"SINK_FILE is not set\n"
+    if scenario not in ("echo", "close", "maxsize", "sink"):
         s["refused"] += 1
         return http.HTTPStatus.NOT_FOUND, [], b"unknown scenario\n"
     return None
@@ -164,6 +192,12 @@ async def handler(ws, path):
                 if record and len(s["record"]) < RECORD_LIMIT:
                     s["record"].append(message)
             received += 1
+            if scenario == "sink":
+                if isinstance(message, str):
+                    acked = sink_log(message)
+                    if acked is not None:
+                        await ws.send(f"ack:{acked}")
+                continue
             await ws.send(message)
             if scenario == "close" and after > 0 and received >= after:
                 await act()
