@@ -277,7 +277,7 @@ func (c *Client) Send(ctx context.Context, typ MessageType, data []byte) error {
 		}
 		if c.w.mode == modeUp {
 			if m.tracked && c.win.fullFor(&m) {
-				if err := c.waitWindowLocked(ctx); err != nil {
+				if err := c.waitRoomLocked(ctx, "ack window", c.win.roomChan()); err != nil {
 					return err
 				}
 				continue
@@ -311,7 +311,7 @@ func (c *Client) Send(ctx context.Context, typ MessageType, data []byte) error {
 			c.unlockWrite()
 			return nil
 		}
-		if err := c.waitRoomLocked(ctx); err != nil {
+		if err := c.waitRoomLocked(ctx, "send queue", nil); err != nil {
 			return err
 		}
 	}
@@ -389,30 +389,6 @@ func (c *Client) dropLaterLocked(m message, err error) {
 type dropRecord struct {
 	m   message
 	err error
-}
-
-// waitWindowLocked releases the write lock and waits until the replay
-// window has room, the mode changes, or ctx ends. From a hook it does not
-// wait.
-func (c *Client) waitWindowLocked(ctx context.Context) error {
-	if c.inOwnHook() {
-		c.unlockWrite()
-		return fmt.Errorf("%w: the ack window is full", ErrWouldBlock)
-	}
-	if c.w.room == nil {
-		c.w.room = make(chan struct{})
-	}
-	room := c.w.room
-	acked := c.win.roomChan()
-	c.unlockWrite()
-	select {
-	case <-room:
-		return nil
-	case <-acked:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // Flush waits until every message queued so far has left the queue:
@@ -923,11 +899,13 @@ func (c *Client) wakeSendersLocked() {
 }
 
 // waitRoomLocked releases the write lock and waits until queue room frees
-// or the mode changes, or ctx ends. From a hook it does not wait.
-func (c *Client) waitRoomLocked(ctx context.Context) error {
+// or the mode changes, or also (the ack window's room, if not nil) is
+// closed, or ctx ends. full names what is full. From a hook it does not
+// wait.
+func (c *Client) waitRoomLocked(ctx context.Context, full string, also <-chan struct{}) error {
 	if c.inOwnHook() {
 		c.unlockWrite()
-		return fmt.Errorf("%w: the send queue is full", ErrWouldBlock)
+		return fmt.Errorf("%w: the %s is full", ErrWouldBlock, full)
 	}
 	if c.w.room == nil {
 		c.w.room = make(chan struct{})
@@ -936,6 +914,8 @@ func (c *Client) waitRoomLocked(ctx context.Context) error {
 	c.unlockWrite()
 	select {
 	case <-room:
+		return nil
+	case <-also:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
