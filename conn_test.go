@@ -214,3 +214,25 @@ func TestConnReceiveLeavesTheRestInOrder(t *testing.T) {
 		assert.Equal(t, string([]byte{'0' + byte(i)}), string(data))
 	}
 }
+
+// TestConnReceiveEndsAtClose: a hook waiting in Conn.Receive is woken by a
+// Close from another goroutine with an error wrapping ErrClosed, and Close
+// returns once the hook did.
+func TestConnReceiveEndsAtClose(t *testing.T) {
+	srv := newTestServer(t, func(s *testServer) {
+		s.handle = func(_ int, ws *websocket.Conn) { hold(ws) } // never says anything
+	})
+	waiting := make(chan struct{})
+	got := make(chan error, 1)
+	c, err := New(srv.url(), testOptions(WithOnConnect(func(ctx context.Context, conn *Conn) error {
+		close(waiting)
+		_, _, err := conn.Receive(context.Background())
+		got <- err
+		return err
+	}))...)
+	require.NoError(t, err)
+	<-waiting
+	c.Close()
+	assert.ErrorIs(t, <-got, ErrClosed)
+	assertDone(t, c)
+}
