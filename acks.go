@@ -47,10 +47,17 @@ type Acks struct {
 	Consume bool
 }
 
-// errUnacked is what OnDropped gets for a message still unacknowledged when
-// the client stopped: it was written, perhaps more than once, and may or
-// may not have reached the peer.
-var errUnacked = fmt.Errorf("%w: written but not acknowledged", ErrClosed)
+// unackedError is what OnDropped gets for a message written, perhaps more
+// than once, but not acknowledged: it may or may not have reached the
+// peer. It wraps ErrUnacknowledged and the reason it is not written again.
+type unackedError struct{ reason error }
+
+func (e unackedError) Error() string   { return e.reason.Error() + " (written, not acknowledged)" }
+func (e unackedError) Unwrap() []error { return []error{e.reason, ErrUnacknowledged} }
+
+// errUnacked is the error for a message still unacknowledged when the
+// client stopped.
+var errUnacked error = unackedError{ErrClosed}
 
 // WithAcks turns on at-least-once delivery; see Acks and "Delivery
 // guarantees" in the package documentation. A tracked message (Acks.ID

@@ -205,6 +205,7 @@ func TestAcksUnacknowledgedAtCloseGoToOnDropped(t *testing.T) {
 	assert.Equal(t, []string{"seq:1", "seq:2"}, msgs)
 	for _, err := range errs {
 		assert.ErrorIs(t, err, ErrClosed)
+		assert.ErrorIs(t, err, ErrUnacknowledged, "written, so it may have arrived")
 	}
 }
 
@@ -236,6 +237,7 @@ func TestAcksMaxQueueAgeAppliesToReplays(t *testing.T) {
 	assert.Equal(t, []string{"seq:1", "seq:2", "seq:3"}, msgs, "too old to be written again")
 	for _, err := range errs {
 		assert.ErrorIs(t, err, ErrExpired)
+		assert.ErrorIs(t, err, ErrUnacknowledged, "written once, so it may have arrived")
 	}
 	assert.Zero(t, c.Stats().Replayed)
 }
@@ -258,4 +260,78 @@ func TestAcksCallIDOnEachPart(t *testing.T) {
 	require.NoError(t, c.Send(ctxTimeout(t), TextMessage, []byte("a long message")))
 	assert.Equal(t, []string{"seq:1 a", "seq:2 b"}, ids)
 	assert.Equal(t, 1, c.Stats().Unacked, "one message, tracked by its last part")
+}
+
+func TestAcksRefusedMessageIsWrittenAgainOnce(t *testing.T) {
+	// A tracked message the peer refuses with 1009 stays in the replay
+	// window, which splits it again: it must not also be queued again, or
+	// the next connection gets it twice (and an untracked copy).
+	srv := newTestServer(t, func(s *testServer) {
+		s.opts = append(s.opts, wstest.Default(wstest.Handle(func(c *wstest.Conn) {
+			ws, conn := c.WS, c.N
+			if conn == 1 {
+				ws.SetReadLimit(30) // gorilla answers a larger message with 1009
+			}
+			for {
+				typ, data, err := ws.ReadMessage()
+				if err != nil {
+					return
+				}
+				c.Record(typ, []byte(fmt.Sprintf("%d/%s", conn, data)))
+				if conn > 1 {
+					seq, _, _ := strings.Cut(strings.TrimPrefix(string(data), "seq:"), " ")
+					if ws.WriteMessage(websocket.TextMessage, []byte("ack:"+seq)) != nil {
+						return
+					}
+				}
+			}
+		})))
+	})
+	// The parts of "seq:N body" carry N-k+1 ... N.
+	split := func(data []byte, limit int) ([][]byte, error) {
+		head, body, _ := strings.Cut(string(data), " ")
+		n, _ := strconv.Atoi(strings.TrimPrefix(head, "seq:"))
+		chunk := limit - len("seq:99 ")
+		var chunks []string
+		for len(body) > 0 {
+			k := min(chunk, len(body))
+			chunks = append(chunks, body[:k])
+			body = body[k:]
+		}
+		parts := make([][]byte, len(chunks))
+		for i, ch := range chunks {
+			parts[i] = []byte(fmt.Sprintf("seq:%d %s", n-len(chunks)+1+i, ch))
+		}
+		return parts, nil
+	}
+	var drops dropLog
+	c, err := Dial(ctxTimeout(t), srv.url(), testOptions(WithAcks(seqAcks(true)), WithSplitter(split), drops.option())...)
+	require.NoError(t, err)
+	defer c.Close()
+	ctx := ctxTimeout(t)
+	require.NoError(t, c.Send(ctx, TextMessage, []byte("seq:10 a")))
+	big := "seq:20 " + strings.Repeat("x", 40)
+	require.NoError(t, c.Send(ctx, TextMessage, []byte(big)))
+	srv.waitConns(2)
+	require.NoError(t, c.WaitState(ctx, StateConnected))
+	require.NoError(t, c.Send(ctx, TextMessage, []byte("seq:30 b")))
+	require.NoError(t, c.Flush(ctx))
+
+	_, _, received := srv.snapshot()
+	var second []string
+	for _, r := range received {
+		if s, ok := strings.CutPrefix(string(r), "2/"); ok {
+			second = append(second, s)
+		}
+	}
+	require.NotEmpty(t, second)
+	assert.Equal(t, "seq:10 a", second[0], "the unacknowledged message comes first")
+	var body strings.Builder
+	for _, s := range second[1 : len(second)-1] {
+		_, chunk, _ := strings.Cut(s, " ")
+		body.WriteString(chunk)
+	}
+	assert.Equal(t, strings.Repeat("x", 40), body.String(), "the refused message, split, once: %q", second)
+	assert.Equal(t, "seq:30 b", second[len(second)-1])
+	assert.Empty(t, drops.msgs, "nothing dropped")
 }

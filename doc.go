@@ -206,7 +206,8 @@
 // (Acks.Acked). A tracked message Send accepted is, from then on, either
 // acknowledged by the peer, or reported to OnDropped (older than
 // WithMaxQueueAge, over a limit it cannot be split to, or unacknowledged
-// when the client stopped), or still in the client, queued or in the
+// when the client stopped; the error wraps ErrUnacknowledged when the
+// message had been written, so it may have arrived), or still in the client, queued or in the
 // replay window. Nothing accepted is lost silently, whatever the
 // connection does: after every reconnect the unacknowledged messages are
 // written again, in order, before the queue. A message may therefore

@@ -54,6 +54,13 @@ var (
 	// client is down with WithoutQueue set, also when its write failed on
 	// a connection that broke, and by Ping while the client is down.
 	ErrNotConnected = errors.New("wsreconnect: not connected")
+
+	// ErrUnacknowledged is wrapped, with WithAcks, by the error OnDropped
+	// gets for a tracked message that was written at least once but never
+	// acknowledged, so it may or may not have reached the peer. The same
+	// error wraps the reason it is not written again: ErrClosed (the
+	// client stopped), or, at a replay, ErrExpired or ErrMessageTooBig.
+	ErrUnacknowledged = errors.New("wsreconnect: written but not acknowledged")
 )
 
 // CloseError is a close frame received from the peer, or 1006 for a

@@ -124,7 +124,9 @@ func (l *link) write(ctx context.Context, typ MessageType, data []byte) (record 
 
 // record remembers m as the message a 1009 from the peer refers to, should
 // one come: the first message of the largest size written in full. A copy
-// is kept only when a hook could take it back.
+// is kept only when a hook could take it back. What says whether m is
+// tracked (WithAcks) is kept in every case: a tracked message stays in the
+// replay window, and the 1009 must not queue it a second time.
 func (l *link) record(m *message) {
 	switch {
 	case m.owned:
@@ -132,9 +134,10 @@ func (l *link) record(m *message) {
 		l.refused = &r
 	case l.keepCopy:
 		l.copyBuf = append(l.copyBuf[:0], m.data...)
-		l.refused = &message{typ: m.typ, data: l.copyBuf, owned: true}
+		l.refused = &message{typ: m.typ, data: l.copyBuf, owned: true, at: m.at, seq: m.seq, tracked: m.tracked}
 	default:
 		// No hook could take it back: count it, keep no copy.
+		l.uncopied = message{at: m.at, seq: m.seq, tracked: m.tracked}
 		l.refused = &l.uncopied
 	}
 }

@@ -660,7 +660,11 @@ func WithSplitter(f func(data []byte, limit int) ([][]byte, error)) Option {
 // but will not write: the message a peer refused with 1009 when no splitter
 // is set (err wraps a *CloseError with code 1009), a queued message over a
 // limit learned after it was queued (err wraps ErrMessageTooBig), and the
-// messages still queued when the client stops (err wraps ErrClosed). data is
+// messages still queued when the client stops (err wraps ErrClosed). With
+// WithAcks, a tracked message written but never acknowledged, which may
+// thus have reached the peer, is reported with an error that also wraps
+// ErrUnacknowledged: at the stop, or when the replay drops it (expired,
+// or over a limit it cannot be split to). data is
 // the client's copy and may be kept. A split message is reported once,
 // whole. The hook runs on the client's goroutine, like OnDisconnect; the
 // messages discarded by Close are reported before Close returns. Default:

@@ -222,7 +222,11 @@ func (c *Client) writeQueue(l *link) bool {
 	ok := true
 	if c.win != nil {
 		replays := c.win.takeReplay()
+		n := len(dropped)
 		replays, dropped = c.prepare(replays, now, dropped)
+		for i := n; i < len(dropped); i++ {
+			dropped[i].err = unackedError{dropped[i].err} // written before
+		}
 		for i, m := range replays {
 			if err := c.writeLocked(c.ctx, l, m); err != nil {
 				l.failWrite(err)
@@ -499,8 +503,8 @@ func (c *Client) decide(sv *supervisor, d Disconnect) (wait time.Duration, stop 
 // discardRefused hands the message a 1009 refused to finish, to be reported
 // as dropped, when the client closes before the policy's answer applies.
 func (c *Client) discardRefused(d Disconnect) {
-	if d.refused == nil || d.refused.data == nil {
-		return
+	if d.refused == nil || d.refused.data == nil || d.refused.tracked {
+		return // a tracked one is in the replay window, dropped with it
 	}
 	c.wlock <- struct{}{}
 	c.w.pending = append(c.w.pending, dropRecord{m: *d.refused, err: ErrClosed})
@@ -606,13 +610,13 @@ func (c *Client) shrink(sv *supervisor, d *Disconnect) (dropped []message) {
 		return nil
 	}
 	d.Refused = d.refused.data
-	if d.refused.data == nil {
-		return []message{*d.refused} // not copied: nothing could take it back
-	}
 	if d.refused.tracked {
 		// It is in the replay window, where the replay splits it again or
 		// drops it.
 		return nil
+	}
+	if d.refused.data == nil {
+		return []message{*d.refused} // not copied: nothing could take it back
 	}
 	if c.w.queue.len() > 0 && sameBuffer(c.w.queue.peek().data, d.refused.data) {
 		// A later part of it failed: it is already first in the queue,

@@ -28,18 +28,20 @@ import (
 //	S<sender>:<seq>:<part>/<total>|<bytes of the whole message>       a part made by simSplit
 //	L<n>|                                                             a login sent by OnConnect
 //	R<conn>:<i>|<padding>                                             server to client
+//	A<id>|                                                            an ack, server to client (WithAcks)
 //
 // Text bodies are valid UTF-8 (ASCII with some multi-byte runes); binary
 // bodies are random bytes.
 
 type simHeader struct {
-	kind          byte // 'M', 'S', 'L' or 'R'
+	kind          byte // 'M', 'S', 'L', 'R' or 'A'
 	sender, seq   int
 	text          bool
 	n             int
 	crc           uint32
 	part, total   int
 	conn, counter int
+	ack           uint64
 }
 
 var simRunes = []rune("abcdefghijklmnopqrstuvwxyz0123456789 éü€漢😀")
@@ -116,6 +118,12 @@ func simParse(data []byte) (simHeader, []byte, error) {
 			return h, nil, bad
 		}
 		h.conn, h.counter = atoi(fields[0]), atoi(fields[1])
+	case 'A':
+		n, err := strconv.ParseUint(string(data[1:bar]), 10, 64)
+		if err != nil {
+			return h, nil, bad
+		}
+		h.ack = n
 	default:
 		return h, nil, bad
 	}
@@ -258,6 +266,7 @@ type simServer struct {
 	smallBuf  bool
 	fullRead  bool // read a message over the limit in full before refusing it
 	rec       *simRecorder
+	acks      *simAcks // nil: no acks (sim_acks_test.go)
 	srv       *httptest.Server
 	quit      chan struct{}
 	wg        sync.WaitGroup
@@ -274,9 +283,9 @@ type simServer struct {
 	whole     int // whole messages received
 }
 
-func newSimServer(seed int64, baseLimit int, deafOK, smallBuf, fullRead bool, rec *simRecorder) *simServer {
+func newSimServer(seed int64, baseLimit int, deafOK, smallBuf, fullRead bool, rec *simRecorder, acks *simAcks) *simServer {
 	s := &simServer{
-		seed: seed, baseLimit: baseLimit, deafOK: deafOK, smallBuf: smallBuf, fullRead: fullRead, rec: rec,
+		seed: seed, baseLimit: baseLimit, deafOK: deafOK, smallBuf: smallBuf, fullRead: fullRead, rec: rec, acks: acks,
 		quit:      make(chan struct{}),
 		changed:   make(chan struct{}),
 		live:      make(map[net.Conn]bool),
@@ -521,7 +530,9 @@ func (s *simServer) serveConn(c int, rng *rand.Rand, ws *websocket.Conn) {
 	}
 	connDone := make(chan struct{})
 	writerDone := make(chan struct{})
-	go s.writer(c, p, simRand(s.seed, 5000+uint64(c)), ws, connDone, writerDone)
+	var wmu sync.Mutex // the writer's messages and the acks
+	acks := newSimAckConn(simRand(s.seed, 6000+uint64(c)), &wmu)
+	go s.writer(c, p, simRand(s.seed, 5000+uint64(c)), ws, &wmu, connDone, writerDone)
 	defer func() {
 		close(connDone)
 		ws.NetConn().Close()
@@ -580,6 +591,7 @@ func (s *simServer) serveConn(c int, rng *rand.Rand, ws *websocket.Conn) {
 			s.event(func() { s.logins++ })
 		case 'M':
 			s.arrive(c, typ, data)
+			s.ack(c, acks, ws, typ, data)
 		case 'S':
 			key := [2]int{h.sender, h.seq}
 			sr := series[key]
@@ -614,6 +626,7 @@ func (s *simServer) serveConn(c int, rng *rand.Rand, ws *websocket.Conn) {
 			} else {
 				open = &key
 			}
+			s.ack(c, acks, ws, typ, data)
 		default:
 			s.rec.violation("server-garbage", "connection %d: unexpected %q", c, simHead(data))
 		}
@@ -704,7 +717,7 @@ func (s *simServer) closeAndDrain(ws *websocket.Conn, code int, reason string) {
 }
 
 // writer sends the client numbered messages and pings.
-func (s *simServer) writer(c int, p simConnPlan, rng *rand.Rand, ws *websocket.Conn, connDone, done chan struct{}) {
+func (s *simServer) writer(c int, p simConnPlan, rng *rand.Rand, ws *websocket.Conn, wmu *sync.Mutex, connDone, done chan struct{}) {
 	defer close(done)
 	if p.sends == 0 && !p.pings {
 		return
@@ -744,8 +757,11 @@ func (s *simServer) writer(c int, p simConnPlan, rng *rand.Rand, ws *websocket.C
 		if rng.IntN(2) == 0 {
 			typ = websocket.BinaryMessage
 		}
+		wmu.Lock()
 		ws.SetWriteDeadline(time.Now().Add(2 * time.Second))
-		if err := ws.WriteMessage(typ, msg); err != nil {
+		err := ws.WriteMessage(typ, msg)
+		wmu.Unlock()
+		if err != nil {
 			return
 		}
 		sent++

@@ -9,7 +9,8 @@ package wsreconnect
 // reasons, slow reads, and messages and pings to the client. Seeded clients
 // send sequence-numbered, checksummed messages from several goroutines,
 // receive (or not), call the client from inside its hooks and close it at a
-// random moment. After each run the invariants listed at (*simRun).check
+// random moment. A third of the runs turn on at-least-once delivery
+// (WithAcks) against a server that acks now and then (sim_acks_test.go). After each run the invariants listed at (*simRun).check
 // are checked. Only the package's public API is used. Every violation is
 // reported with its seed and a replay command.
 //
@@ -79,7 +80,10 @@ var (
 //     test TestRefusedMessageStillQueuedIsNotQueuedTwice catches it
 //     every time;
 //   - Send with an ended context writes: most seeds
-//     (ended-ctx-send-accepted).
+//     (ended-ctx-send-accepted);
+//   - with acks, a tracked message a 1009 refused is queued again besides
+//     staying in the replay window (the copy kept for the hooks had lost
+//     its tracking): 5034, 5037 (ack-wire-order).
 var simFixedSeeds = []int64{
 	5014, 5020, 5022, 5024, 5033, 5034, 5037, 5048, 5049, 5054,
 	5062, 5068, 5083, 5086, 5092, 5101, 5104, 5106, 5117, 5119,
@@ -117,6 +121,8 @@ func simAllKeys() []string {
 		"close-outside", "close-timer", "close-after-senders", "close-after-server-count",
 		"close-in-ondisconnect", "close-in-onmessage", "close-in-onconnect",
 		"slow-hook", "close-during-hook", "policy-send", "same-size", "send-burst", "1009-stall",
+		// at least once (sim_acks_test.go)
+		"acks", "ack-sent", "ack-consume", "ack-delivered", "ack-duplicate", "ack-replayed", "ack-order-refused",
 	}
 	for _, c := range simCloseCodes {
 		if c == 4000 {
@@ -297,6 +303,10 @@ type simConfig struct {
 	connReceive bool // OnConnect waits a moment for a server message (Conn.Receive)
 	stateHook   bool // OnStateChange checks that no change is missed
 	flushes     bool // a sender calls Flush now and then
+	acks        bool // WithAcks (sim_acks_test.go)
+	ackAll      bool // every sender's messages are tracked, not only sender 0's
+	ackWindow   int  // Acks.Window; 0 for the default
+	ackConsume  bool // Acks.Consume
 }
 
 // simMakeConfigMore draws the newer parts of the configuration.
@@ -312,6 +322,12 @@ func simMakeConfigMore(seed int64, cfg *simConfig) {
 	cfg.connReceive = rng.IntN(3) == 0
 	cfg.stateHook = rng.IntN(2) == 0
 	cfg.flushes = rng.IntN(3) == 0
+	cfg.acks = rng.IntN(3) == 0
+	cfg.ackAll = rng.IntN(2) == 0
+	if rng.IntN(2) == 0 {
+		cfg.ackWindow = 2 + rng.IntN(20)
+	}
+	cfg.ackConsume = rng.IntN(2) == 0
 }
 
 func simMakeConfig(seed int64) simConfig {
@@ -413,6 +429,7 @@ type simRun struct {
 	srv  *simServer
 	ops  *simOps
 
+	acks        *simAcks // nil without acks
 	client      atomic.Pointer[Client]
 	closeCalled atomic.Bool // some Close began
 	stopped     chan struct{}
@@ -428,6 +445,8 @@ type simRun struct {
 	mu          sync.Mutex
 	sent        map[int][]simSent
 	dropped     map[[2]int]bool
+	unacked     map[[2]int]bool // reported dropped as written but not acknowledged
+	flushed     [][2]int        // tracked, sent before a Flush that returned nil, not yet arrived then
 	decisions   []simDecision
 	believed    [][2]int // what Disconnect.Refused named
 	believedLen []int    // and its size
@@ -474,6 +493,14 @@ func simHookCtx(rng *rand.Rand) (context.Context, context.CancelFunc) {
 // hook race each other, so their interleaving is not an order.
 func (r *simRun) gotFromServer(data []byte, consumer int) {
 	h, _, err := simParse(data)
+	if err == nil && h.kind == 'A' && r.acks != nil {
+		if r.cfg.ackConsume {
+			r.rec.violation("ack-not-consumed", "received ack %d with Acks.Consume set", h.ack)
+		} else {
+			r.rec.count("ack-delivered")
+		}
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.recvd++
@@ -530,6 +557,12 @@ func (r *simRun) options() []Option {
 	add("overflow-"+cfg.overflow.String(), true, WithQueueOverflow(cfg.overflow))
 	add("send-buffer-bytes", cfg.sendBytes > 0, WithSendBufferBytes(max(cfg.sendBytes, 1)))
 	add("state-hook", cfg.stateHook, WithOnStateChange(r.onStateChange))
+	if r.acks != nil {
+		add("acks", true, WithAcks(Acks{ID: r.acks.id, Acked: simAcked, Window: cfg.ackWindow, Consume: cfg.ackConsume}))
+		if cfg.ackConsume {
+			r.rec.count("ack-consume")
+		}
+	}
 	add("small-socket-buffer", cfg.smallBuf, WithDialer(&websocket.Dialer{
 		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			var d net.Dialer
@@ -775,7 +808,7 @@ func (r *simRun) onConnect(ctx context.Context, conn *Conn) error {
 	return nil
 }
 
-func (r *simRun) onDropped(_ MessageType, data []byte, _ error) {
+func (r *simRun) onDropped(_ MessageType, data []byte, dropErr error) {
 	r.hookEnter("OnDropped")
 	r.work()
 	h, _, err := simParse(data)
@@ -786,6 +819,9 @@ func (r *simRun) onDropped(_ MessageType, data []byte, _ error) {
 	r.rec.count("dropped")
 	r.mu.Lock()
 	r.dropped[[2]int{h.sender, h.seq}] = true
+	if errors.Is(dropErr, ErrUnacknowledged) { // written, perhaps received
+		r.unacked[[2]int{h.sender, h.seq}] = true
+	}
 	r.mu.Unlock()
 }
 
@@ -827,9 +863,15 @@ func (r *simRun) sendOne(ctx context.Context, c *Client, rng *rand.Rand, sender,
 	if len(data) > L {
 		r.rec.count("send-oversize")
 	}
+	if r.acks != nil && sender != simHookSender && (sender == 0 || r.cfg.ackAll) {
+		r.acks.assign(sender, seq)
+	}
 	end := r.ops.begin(fmt.Sprintf("Send %d/%d", sender, seq), ctx)
 	err := c.Send(ctx, typ, data)
 	end()
+	if err != nil && strings.Contains(err.Error(), "Acks.ID") {
+		r.rec.count("ack-order-refused")
+	}
 	r.mu.Lock()
 	r.sent[sender] = append(r.sent[sender], simSent{seq: seq, err: err, ended: ended})
 	r.mu.Unlock()
@@ -898,6 +940,30 @@ func (r *simRun) sender(c *Client, id int, done chan<- struct{}) {
 		cancel()
 		if err == nil {
 			r.rec.count("flushed")
+			r.afterFlush(id)
+		}
+	}
+}
+
+// afterFlush notes, with acks, the tracked messages of sender id that Send
+// accepted and that have not arrived when its Flush returned nil: they
+// must be reported dropped by the end.
+func (r *simRun) afterFlush(id int) {
+	if r.acks == nil {
+		return
+	}
+	s := r.srv
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	arrived := make(map[int]bool)
+	for _, a := range s.delivered[id] {
+		arrived[a.seq] = true
+	}
+	for _, m := range r.sent[id] {
+		if key := [2]int{id, m.seq}; m.err == nil && !arrived[m.seq] && r.acks.tracked(key) {
+			r.flushed = append(r.flushed, key)
 		}
 	}
 }
@@ -924,6 +990,16 @@ func (r *simRun) receiver(c *Client, done chan<- struct{}) {
 	}
 }
 
+// simArrivedAt reports the connection seq first arrived on.
+func simArrivedAt(arr []simArrival, seq int) (int, bool) {
+	for _, a := range arr {
+		if a.seq == seq {
+			return a.conn, true
+		}
+	}
+	return 0, false
+}
+
 // wait waits for ch up to d; it reports whether ch was closed.
 func simWait(ch <-chan struct{}, d time.Duration) bool {
 	t := time.NewTimer(d)
@@ -940,7 +1016,10 @@ func simWait(ch <-chan struct{}, d time.Duration) bool {
 func (r *simRun) run() {
 	start := time.Now()
 	cfg := r.cfg
-	r.srv = newSimServer(r.seed, cfg.baseLimit, cfg.heartbeat, cfg.smallBuf, cfg.sameSize > 0, r.rec)
+	if cfg.acks {
+		r.acks = newSimAcks()
+	}
+	r.srv = newSimServer(r.seed, cfg.baseLimit, cfg.heartbeat, cfg.smallBuf, cfg.sameSize > 0, r.rec, r.acks)
 	opts := r.options()
 
 	watchStop, watchDone := make(chan struct{}), make(chan struct{})
@@ -1196,7 +1275,13 @@ func simExpectedAction(d Disconnect) Action {
 //     more than simMaxPerSecond handshakes in a second;
 //   - every decision follows the policy table, a 1009 never teaches a
 //     limit below half the smallest the server used, and after an abort Err
-//     matches the last disconnect.
+//     matches the last disconnect;
+//   - with acks (sim_acks_test.go): a tracked message whose Send returned
+//     nil arrived or was reported dropped, none lost in flight; it may
+//     arrive twice, and arrive and be reported dropped only with
+//     ErrUnacknowledged; a Flush that returned nil left none of its
+//     sender's earlier tracked messages unacknowledged; the tracked numbers
+//     increase on every connection; nothing is unacknowledged after Done.
 func (r *simRun) check(c *Client, dialErr error, closedHooks int) {
 	s := r.srv
 	s.mu.Lock()
@@ -1233,6 +1318,10 @@ func (r *simRun) check(c *Client, dialErr error, closedHooks int) {
 		var stream []simArrival // first arrivals of messages never refused, by seq
 		for _, a := range arr {
 			if c, dup := at[a.seq]; dup {
+				if r.acks != nil && r.acks.tracked([2]int{id, a.seq}) {
+					r.rec.count("ack-duplicate") // at least once
+					continue
+				}
 				r.rec.violation("duplicate", "sender %d message %d arrived again on connection %d (first on %d)", id, a.seq, a.conn, c)
 				continue
 			}
@@ -1257,10 +1346,15 @@ func (r *simRun) check(c *Client, dialErr error, closedHooks int) {
 			case m.ended && m.err == nil:
 				r.rec.violation("ended-ctx-send-accepted", "sender %d message %d: Send with an already ended context returned nil (arrived: %v)", id, m.seq, arrived)
 			}
-			if r.dropped[key] && arrived {
+			if r.dropped[key] && arrived && !r.unacked[key] {
 				r.rec.violation("dropped-but-delivered", "sender %d message %d was reported to OnDropped but arrived on connection %d", id, m.seq, at[m.seq])
 			}
 			if m.err != nil || arrived || r.dropped[key] {
+				continue
+			}
+			if r.acks != nil && r.acks.tracked(key) {
+				r.rec.violation("ack-lost", "sender %d message %d is tracked (WithAcks) and Send returned nil, but it never arrived nor was reported dropped (refused by a 1009: %v)",
+					id, m.seq, s.refused[key])
 				continue
 			}
 			i := sort.Search(len(stream), func(i int) bool { return stream[i].seq > m.seq })
@@ -1277,6 +1371,12 @@ func (r *simRun) check(c *Client, dialErr error, closedHooks int) {
 				r.rec.violation("lost", "sender %d message %d (Send returned nil) never arrived nor was reported dropped; previous: %s, next: message %d on connection %d",
 					id, m.seq, prev, stream[i].seq, stream[i].conn)
 			}
+		}
+	}
+
+	for _, key := range r.flushed {
+		if _, arrived := simArrivedAt(s.delivered[key[0]], key[1]); !arrived && !r.dropped[key] {
+			r.rec.violation("ack-flush-early", "Flush returned nil before sender %d message %d (tracked, sent before it) was acknowledged; it never arrived nor was reported dropped", key[0], key[1])
 		}
 	}
 
@@ -1340,8 +1440,15 @@ func (r *simRun) check(c *Client, dialErr error, closedHooks int) {
 	switch {
 	case c != nil:
 		reason = c.Err()
-		if st := c.Stats(); st.Backoff < 0 {
+		st := c.Stats()
+		if st.Backoff < 0 {
 			r.rec.violation("negative-backoff", "Stats().Backoff = %s at the end", st.Backoff)
+		}
+		if st.Unacked != 0 {
+			r.rec.violation("ack-unacked-at-end", "Stats().Unacked = %d after Done", st.Unacked)
+		}
+		if st.Replayed > 0 {
+			r.rec.count("ack-replayed")
 		}
 	case dialErr != nil && !errors.Is(dialErr, context.DeadlineExceeded):
 		reason = dialErr
@@ -1394,6 +1501,7 @@ func simRunSeed(seed int64, alone bool) *simRecorder {
 		working: make(chan struct{}, 1),
 		sent:    make(map[int][]simSent),
 		dropped: make(map[[2]int]bool),
+		unacked: make(map[[2]int]bool),
 	}
 	r.lastLimit = r.cfg.maxSize
 	var ign goleak.Option
