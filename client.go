@@ -738,7 +738,9 @@ func (c *Client) Reconnect(code CloseCode, reason string) error {
 // Close or an abort, an error wrapping ErrClosed; if ctx ends first, ctx's
 // error. Pongs are seen only while the connection is read: while the
 // application holds the reader up (Receive behind, a long OnMessage) the
-// answer waits. The heartbeat's own samples are in Stats.RTT.
+// answer waits. Called from a hook while connected, it returns
+// ErrWouldBlock: the pong would be read by the hook's own goroutine. The
+// heartbeat's own samples are in Stats.RTT.
 func (c *Client) Ping(ctx context.Context) (time.Duration, error) {
 	if err := c.lockWrite(ctx); err != nil {
 		return 0, err
@@ -750,6 +752,11 @@ func (c *Client) Ping(ctx context.Context) (time.Duration, error) {
 		return 0, closedErr
 	case modeDown:
 		return 0, fmt.Errorf("%w: the client is %s", ErrNotConnected, c.State())
+	}
+	if c.inOwnHook() {
+		// The pong would be read by the client's goroutine, which runs
+		// this hook.
+		return 0, fmt.Errorf("%w: Ping", ErrWouldBlock)
 	}
 	deadline, ok := ctx.Deadline()
 	if !ok {

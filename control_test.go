@@ -372,3 +372,22 @@ func TestURLFuncWorksWithHeaderFunc(t *testing.T) {
 	_, conns, _ := srv.snapshot()
 	assert.Equal(t, 1, conns)
 }
+
+// TestCloseWithDuringOnConnect: a connection abandoned during its setup
+// (CloseWith while OnConnect waits) closes with the code CloseWith chose.
+func TestCloseWithDuringOnConnect(t *testing.T) {
+	srv := newCloseRecorder(t)
+	waiting := make(chan struct{})
+	c, err := New(srv.url(), testOptions(WithOnConnect(func(ctx context.Context, conn *Conn) error {
+		close(waiting)
+		_, _, err := conn.Receive(context.Background()) // the server never says anything
+		return err
+	}))...)
+	require.NoError(t, err)
+	<-waiting
+	require.NoError(t, c.CloseWith(4002, "rotating"))
+	assertDone(t, c)
+	f := srv.frame(t, 0)
+	assert.Equal(t, 4002, f.Code)
+	assert.Equal(t, "rotating", f.Reason)
+}

@@ -154,8 +154,9 @@
 //	CloseWith       as Close
 //	Flush           nil if nothing is queued (or unacknowledged), else ErrWouldBlock
 //	Reconnect       as anywhere: it never waits (in OnConnect: nothing to do)
-//	Ping            as anywhere, bounded by its ctx; the pong needs the reader,
-//	                which the hook holds in OnMessage: use a short ctx there
+//	Ping            while connected ErrWouldBlock (the pong needs the reader,
+//	                which the hook holds), else as anywhere: ErrNotConnected while
+//	                down (OnConnect included), ErrClosed after the stop
 //	Stats           a snapshot, as anywhere
 //	Done            open: it is closed after the last hook returned
 //

@@ -28,6 +28,8 @@ func TestHookMethodMatrix(t *testing.T) {
 			return "nil"
 		case errors.Is(err, ErrWouldBlock):
 			return "ErrWouldBlock"
+		case errors.Is(err, ErrNotConnected):
+			return "ErrNotConnected"
 		case errors.Is(err, ErrClosed):
 			var ce *CloseError
 			if errors.As(err, &ce) {
@@ -60,6 +62,10 @@ func TestHookMethodMatrix(t *testing.T) {
 		r["WaitState(current)"] = describe(c.WaitState(ctx, c.State()))
 		r["WaitState(other)"] = describe(c.WaitState(ctx, other))
 		r["WaitState(closed)"] = describe(c.WaitState(ctx, StateClosed))
+		r["Flush"] = describe(c.Flush(ctx))
+		_, err := c.Ping(ctx)
+		r["Ping"] = describe(err)
+		r["Reconnect"] = describe(c.Reconnect(4000, "from a hook"))
 		select {
 		case <-c.Done():
 			r["Done"] = "closed"
@@ -95,7 +101,7 @@ func TestHookMethodMatrix(t *testing.T) {
 			opts: func(hook func()) []Option {
 				return []Option{WithSendBuffer(1), WithOnConnect(func(context.Context, *Conn) error { hook(); return nil })}
 			},
-			want: results{"State": "connecting", "Err": "nil", "Send again": "ErrWouldBlock", "Send": "nil", "Receive": "ErrWouldBlock",
+			want: results{"Flush": "ErrWouldBlock", "Ping": "ErrNotConnected", "Reconnect": "nil", "State": "connecting", "Err": "nil", "Send again": "ErrWouldBlock", "Send": "nil", "Receive": "ErrWouldBlock",
 				"WaitState(current)": "nil", "WaitState(other)": "ErrWouldBlock", "WaitState(closed)": "ErrWouldBlock", "Done": "open"},
 		},
 		{
@@ -108,7 +114,7 @@ func TestHookMethodMatrix(t *testing.T) {
 			opts: func(hook func()) []Option {
 				return []Option{WithOnMessage(func(MessageType, []byte) { hook() })}
 			},
-			want: results{"State": "connected", "Err": "nil", "Send again": "nil", "Send": "nil", "Receive": "ErrWouldBlock",
+			want: results{"Flush": "nil", "Ping": "ErrWouldBlock", "Reconnect": "nil", "State": "connected", "Err": "nil", "Send again": "nil", "Send": "nil", "Receive": "ErrWouldBlock",
 				"WaitState(current)": "nil", "WaitState(other)": "ErrWouldBlock", "WaitState(closed)": "ErrWouldBlock", "Done": "open"},
 		},
 		{
@@ -117,7 +123,7 @@ func TestHookMethodMatrix(t *testing.T) {
 			opts: func(hook func()) []Option {
 				return []Option{WithPolicy(func(d Disconnect) Action { hook(); return DefaultPolicy(d) })}
 			},
-			want: results{"State": "connected", "Err": "nil", "Send again": "nil", "Send": "nil", "Receive": "m1,ErrWouldBlock",
+			want: results{"Flush": "ErrWouldBlock", "Ping": "ErrNotConnected", "Reconnect": "nil", "State": "connected", "Err": "nil", "Send again": "nil", "Send": "nil", "Receive": "m1,ErrWouldBlock",
 				"WaitState(current)": "nil", "WaitState(other)": "ErrWouldBlock", "WaitState(closed)": "ErrWouldBlock", "Done": "open"},
 		},
 		{
@@ -126,7 +132,7 @@ func TestHookMethodMatrix(t *testing.T) {
 			opts: func(hook func()) []Option {
 				return []Option{WithOnDisconnect(func(Disconnect, Action) { hook() })}
 			},
-			want: results{"State": "waiting", "Err": "nil", "Send again": "nil", "Send": "nil", "Receive": "m1,ErrWouldBlock",
+			want: results{"Flush": "ErrWouldBlock", "Ping": "ErrNotConnected", "Reconnect": "nil", "State": "waiting", "Err": "nil", "Send again": "nil", "Send": "nil", "Receive": "m1,ErrWouldBlock",
 				"WaitState(current)": "nil", "WaitState(other)": "ErrWouldBlock", "WaitState(closed)": "ErrWouldBlock", "Done": "open"},
 		},
 		{
@@ -135,8 +141,21 @@ func TestHookMethodMatrix(t *testing.T) {
 			opts: func(hook func()) []Option {
 				return []Option{WithOnDisconnect(func(Disconnect, Action) { hook() })}
 			},
-			want: results{"State": "closed", "Err": "error: close 1008 (policy violation): bye", "Send again": "ErrClosed+1008", "Send": "ErrClosed+1008", "Receive": "m1,ErrClosed+1008",
+			want: results{"Flush": "ErrClosed+1008", "Ping": "ErrClosed+1008", "Reconnect": "ErrClosed+1008", "State": "closed", "Err": "error: close 1008 (policy violation): bye", "Send again": "ErrClosed+1008", "Send": "ErrClosed+1008", "Receive": "m1,ErrClosed+1008",
 				"WaitState(current)": "nil", "WaitState(other)": "ErrClosed+1008", "WaitState(closed)": "nil", "Done": "open"},
+		},
+		{
+			name:   "OnStateChange, to connected",
+			server: func(_ int, ws *websocket.Conn) { hold(ws) },
+			opts: func(hook func()) []Option {
+				return []Option{WithOnStateChange(func(_, to State) {
+					if to == StateConnected {
+						hook()
+					}
+				})}
+			},
+			want: results{"Flush": "nil", "Ping": "ErrWouldBlock", "Reconnect": "nil", "State": "connected", "Err": "nil", "Send again": "nil", "Send": "nil", "Receive": "ErrWouldBlock",
+				"WaitState(current)": "nil", "WaitState(other)": "ErrWouldBlock", "WaitState(closed)": "ErrWouldBlock", "Done": "open"},
 		},
 		{
 			name: "OnDropped, at Close",
@@ -144,7 +163,7 @@ func TestHookMethodMatrix(t *testing.T) {
 				return []Option{WithOnDropped(func(MessageType, []byte, error) { hook() })}
 			},
 			close: true,
-			want: results{"State": "closed", "Err": "nil", "Send again": "ErrClosed", "Send": "ErrClosed", "Receive": "ErrClosed",
+			want: results{"Flush": "ErrClosed", "Ping": "ErrClosed", "Reconnect": "ErrClosed", "State": "closed", "Err": "nil", "Send again": "ErrClosed", "Send": "ErrClosed", "Receive": "ErrClosed",
 				"WaitState(current)": "nil", "WaitState(other)": "ErrClosed", "WaitState(closed)": "nil", "Done": "open"},
 		},
 	}

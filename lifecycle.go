@@ -62,17 +62,19 @@ import (
 //
 // Methods that would have to wait for the client's goroutine (Send on a
 // full queue, Receive with nothing buffered, WaitState for another state,
-// Flush with something to wait for) return ErrWouldBlock when called from
-// a hook, instead of deadlocking.
+// Flush with something to wait for, Ping on a live connection, whose pong
+// that goroutine reads) return ErrWouldBlock when called from a hook,
+// instead of deadlocking.
 //
 // Reconnect does not move the state itself: it closes the live connection
 // (marked forced, so that its end skips the policy) or wakes the backoff
 // wait through reconnectCh; the client's goroutine does the rest.
 
-// ErrWouldBlock is returned by Send, Receive and WaitState when they are
-// called from a hook (on the client's goroutine) and would have to wait for
-// something only that goroutine can bring about: room in the queue, a
-// message, a state change. See "Hooks" in the package documentation.
+// ErrWouldBlock is returned by Send, Receive, WaitState, Flush and Ping
+// when they are called from a hook (on the client's goroutine) and would
+// have to wait for something only that goroutine can bring about: room in
+// the queue, a message, a state change, a pong. See "Hooks" in the package
+// documentation.
 var ErrWouldBlock = errors.New("wsreconnect: called from a hook, would wait for the hook's own goroutine")
 
 // hook runs f, a user callback, on the client's goroutine.

@@ -2,12 +2,15 @@ package wsreconnect
 
 import (
 	"context"
+	"errors"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -243,4 +246,89 @@ func TestQueueOptionsValidate(t *testing.T) {
 		assert.Error(t, err, name)
 	}
 	assert.Equal(t, "drop-oldest", OverflowDropOldest.String())
+}
+
+// breakableConn fails every write once broken is set, like a connection
+// whose peer went away.
+type breakableConn struct {
+	net.Conn
+	broken *atomic.Bool
+}
+
+func (b breakableConn) Write(p []byte) (int, error) {
+	if b.broken.Load() {
+		return 0, errors.New("broken pipe (test)")
+	}
+	return b.Conn.Write(p)
+}
+
+// TestWithoutQueueLiveWriteFails: with WithoutQueue, a Send whose write
+// fails on a connection that broke returns an error wrapping
+// ErrNotConnected, and its message is not written later.
+func TestWithoutQueueLiveWriteFails(t *testing.T) {
+	srv := newTestServer(t, nil)
+	broken := new(atomic.Bool)
+	dialer := &websocket.Dialer{NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		nc, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return breakableConn{nc, broken}, nil
+	}}
+	c, err := Dial(ctxTimeout(t), srv.url(), testOptions(WithoutQueue(), WithDialer(dialer))...)
+	require.NoError(t, err)
+	defer c.Close()
+	broken.Store(true)
+	err = c.Send(ctxTimeout(t), TextMessage, []byte("lost"))
+	assert.ErrorIs(t, err, ErrNotConnected)
+	assert.Equal(t, 0, c.Stats().Queued, "not queued")
+	broken.Store(false)
+	srv.waitConns(2)
+	require.NoError(t, c.WaitState(ctxTimeout(t), StateConnected))
+	require.NoError(t, c.Send(ctxTimeout(t), TextMessage, []byte("after")))
+	srv.waitFor("1 message", func(s view) bool { return len(s.received) >= 1 })
+	_, _, received := srv.snapshot()
+	assert.Equal(t, []string{"after"}, strs(received), "the failed message is never written")
+}
+
+// TestOverflowDropOldestWaitsForOnDropped: while OnDropped is behind,
+// dropped messages wait for it in a list as long as the queue; when that
+// is full, drop-oldest waits like block mode instead of keeping more.
+func TestOverflowDropOldestWaitsForOnDropped(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	var mu sync.Mutex
+	var drops []string
+	c, srv, open := downClient(t, WithSendBuffer(2), WithQueueOverflow(OverflowDropOldest),
+		WithOnDropped(func(_ MessageType, data []byte, _ error) {
+			once.Do(func() {
+				close(entered)
+				<-release
+			})
+			mu.Lock()
+			drops = append(drops, string(data))
+			mu.Unlock()
+		}))
+	ctx := ctxTimeout(t)
+	for _, m := range []string{"1", "2", "3"} {
+		require.NoError(t, c.Send(ctx, TextMessage, []byte(m)))
+	}
+	<-entered // OnDropped("1") holds the client's goroutine
+	require.NoError(t, c.Send(ctx, TextMessage, []byte("4")), "drops 2: one waits for OnDropped")
+	require.NoError(t, c.Send(ctx, TextMessage, []byte("5")), "drops 3: two wait, as many as the queue holds")
+	short, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	assert.ErrorIs(t, c.Send(short, TextMessage, []byte("6")), context.DeadlineExceeded, "no third")
+	assert.Equal(t, 2, c.Stats().Queued)
+	close(release)
+	require.NoError(t, c.Send(ctx, TextMessage, []byte("6")), "room once OnDropped caught up")
+	open.Store(true)
+	srv.waitFor("2 messages", func(s view) bool { return len(s.received) >= 2 })
+	_, _, received := srv.snapshot()
+	assert.Equal(t, []string{"5", "6"}, strs(received))
+	require.NoError(t, c.Close())
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, []string{"1", "2", "3", "4"}, drops)
 }
