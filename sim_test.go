@@ -122,6 +122,7 @@ func simAllKeys() []string {
 		"close-in-ondisconnect", "close-in-onmessage", "close-in-onconnect",
 		"slow-hook", "close-during-hook", "policy-send", "same-size", "send-burst", "1009-stall",
 		// at least once (sim_acks_test.go)
+		"max-queue-age", "dropped-expired",
 		"acks", "ack-sent", "ack-consume", "ack-delivered", "ack-duplicate", "ack-replayed", "ack-order-refused",
 	}
 	for _, c := range simCloseCodes {
@@ -298,15 +299,16 @@ type simConfig struct {
 	// Drawn from a stream of their own, so that the draws above stay
 	// those of older seeds.
 	overflow    QueueOverflow
-	sendBytes   int  // >0: WithSendBufferBytes
-	reconnects  int  // Reconnect calls from a goroutine of the application
-	connReceive bool // OnConnect waits a moment for a server message (Conn.Receive)
-	stateHook   bool // OnStateChange checks that no change is missed
-	flushes     bool // a sender calls Flush now and then
-	acks        bool // WithAcks (sim_acks_test.go)
-	ackAll      bool // every sender's messages are tracked, not only sender 0's
-	ackWindow   int  // Acks.Window; 0 for the default
-	ackConsume  bool // Acks.Consume
+	sendBytes   int           // >0: WithSendBufferBytes
+	reconnects  int           // Reconnect calls from a goroutine of the application
+	connReceive bool          // OnConnect waits a moment for a server message (Conn.Receive)
+	stateHook   bool          // OnStateChange checks that no change is missed
+	flushes     bool          // a sender calls Flush now and then
+	acks        bool          // WithAcks (sim_acks_test.go)
+	ackAll      bool          // every sender's messages are tracked, not only sender 0's
+	ackWindow   int           // Acks.Window; 0 for the default
+	ackConsume  bool          // Acks.Consume
+	maxAge      time.Duration // >0: WithMaxQueueAge
 }
 
 // simMakeConfigMore draws the newer parts of the configuration.
@@ -328,6 +330,9 @@ func simMakeConfigMore(seed int64, cfg *simConfig) {
 		cfg.ackWindow = 2 + rng.IntN(20)
 	}
 	cfg.ackConsume = rng.IntN(2) == 0
+	if rng.IntN(4) == 0 {
+		cfg.maxAge = time.Duration(1+rng.IntN(40)) * time.Millisecond
+	}
 }
 
 func simMakeConfig(seed int64) simConfig {
@@ -557,6 +562,7 @@ func (r *simRun) options() []Option {
 	add("overflow-"+cfg.overflow.String(), true, WithQueueOverflow(cfg.overflow))
 	add("send-buffer-bytes", cfg.sendBytes > 0, WithSendBufferBytes(max(cfg.sendBytes, 1)))
 	add("state-hook", cfg.stateHook, WithOnStateChange(r.onStateChange))
+	add("max-queue-age", cfg.maxAge > 0, WithMaxQueueAge(cfg.maxAge))
 	if r.acks != nil {
 		add("acks", true, WithAcks(Acks{ID: r.acks.id, Acked: simAcked, Window: cfg.ackWindow, Consume: cfg.ackConsume}))
 		if cfg.ackConsume {
@@ -817,6 +823,9 @@ func (r *simRun) onDropped(_ MessageType, data []byte, dropErr error) {
 		return
 	}
 	r.rec.count("dropped")
+	if errors.Is(dropErr, ErrExpired) {
+		r.rec.count("dropped-expired")
+	}
 	r.mu.Lock()
 	r.dropped[[2]int{h.sender, h.seq}] = true
 	if errors.Is(dropErr, ErrUnacknowledged) { // written, perhaps received
