@@ -75,7 +75,7 @@
 //	  dns_ms, connect_ms, tls_ms, upgrade_ms, total_ms
 //	  tls_version         "TLS 1.3" for wss, omitted for ws
 //	  subprotocol         selected by the server, "" for none
-//	  compression_offered -compress was given
+//	  compression_offered  -compress was given
 //	  compression         "permessage-deflate" or ""
 //	  server              the Server header, omitted when none
 //	  response_headers    name to values, secret values "[redacted]"; null without an answer
