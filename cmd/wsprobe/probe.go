@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sort"
@@ -116,6 +117,12 @@ func (s *session) close() {
 	if s.c != nil {
 		s.c.Close()
 	}
+}
+
+// gone reports whether err, from Ping or Send, means that the connection
+// ended (rather than that the wait timed out).
+func gone(err error) bool {
+	return !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
 }
 
 func (s *session) up() bool { return s.c != nil && s.c.State() == wsreconnect.StateConnected }
@@ -270,7 +277,7 @@ func (p *prober) pingProbe(ctx context.Context, s *session) *RTTReport {
 		cancel()
 		if err != nil {
 			failed++
-			if !s.up() {
+			if gone(err) {
 				p.lost(ctx, s, "ping")
 				break
 			}
@@ -305,7 +312,7 @@ func (p *prober) echoProbe(ctx context.Context, s *session) *RTTReport {
 		cancel()
 		if err != nil {
 			failed++
-			if !s.up() {
+			if gone(err) {
 				p.lost(ctx, s, "echo")
 				break
 			}
