@@ -8,7 +8,6 @@ import (
 	"math"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -54,7 +53,10 @@ type probeReport struct {
 func wsprobe(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "wsprobe")
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("no go command to build wsprobe with: %v", err)
+	}
 	if out, err := exec.Command(goBin, "build", "-o", bin, "github.com/wsreconnect/wsreconnect/cmd/wsprobe").CombinedOutput(); err != nil {
 		t.Fatalf("build wsprobe: %v\n%s", err, out)
 	}

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -151,7 +150,10 @@ func binary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(buildDir, "wsprobe")
-		goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+		var goBin string
+		if goBin, buildErr = exec.LookPath("go"); buildErr != nil {
+			return
+		}
 		var out []byte
 		out, buildErr = exec.Command(goBin, "build", "-o", binPath, ".").CombinedOutput()
 		if buildErr != nil {
