@@ -18,24 +18,24 @@ type prober struct {
 	rep *Report
 }
 
-// event is a disconnect as a session's OnDisconnect hook saw it.
+// event is a disconnect as a probe connection's OnDisconnect hook saw it.
 type event struct {
 	d  wsreconnect.Disconnect
 	at time.Time
 }
 
-// session is one client of the probe, for one connection: its policy
+// probeConn is one client of the probe, for one connection: its policy
 // aborts on every disconnect, so that the probe, not the SDK, decides what
 // to try next.
-type session struct {
+type probeConn struct {
 	c      *wsreconnect.Client
 	hs     chan wsreconnect.Handshake
 	disc   chan event
 	echoes chan []byte
 }
 
-func (p *prober) dial(ctx context.Context, compress bool) (*session, error) {
-	s := &session{
+func (p *prober) dial(ctx context.Context, compress bool) (*probeConn, error) {
+	s := &probeConn{
 		hs:     make(chan wsreconnect.Handshake, 1),
 		disc:   make(chan event, 1),
 		echoes: make(chan []byte, 64),
@@ -79,8 +79,8 @@ func (p *prober) dial(ctx context.Context, compress bool) (*session, error) {
 	return s, err
 }
 
-// handshake returns the session's handshake, if its hook ran.
-func (s *session) handshake() (wsreconnect.Handshake, bool) {
+// handshake returns the probe connection's handshake, if its hook ran.
+func (s *probeConn) handshake() (wsreconnect.Handshake, bool) {
 	select {
 	case h := <-s.hs:
 		return h, true
@@ -89,8 +89,8 @@ func (s *session) handshake() (wsreconnect.Handshake, bool) {
 	}
 }
 
-// waitDisconnect waits up to d for the session's disconnect.
-func (s *session) waitDisconnect(ctx context.Context, d time.Duration) (event, bool) {
+// waitDisconnect waits up to d for the probe connection's disconnect.
+func (s *probeConn) waitDisconnect(ctx context.Context, d time.Duration) (event, bool) {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -104,7 +104,7 @@ func (s *session) waitDisconnect(ctx context.Context, d time.Duration) (event, b
 }
 
 // pendingDisconnect returns a disconnect that already happened.
-func (s *session) pendingDisconnect() (event, bool) {
+func (s *probeConn) pendingDisconnect() (event, bool) {
 	select {
 	case ev := <-s.disc:
 		return ev, true
@@ -113,7 +113,7 @@ func (s *session) pendingDisconnect() (event, bool) {
 	}
 }
 
-func (s *session) close() {
+func (s *probeConn) close() {
 	if s.c != nil {
 		s.c.Close()
 	}
@@ -125,7 +125,7 @@ func gone(err error) bool {
 	return !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
 }
 
-func (s *session) up() bool { return s.c != nil && s.c.State() == wsreconnect.StateConnected }
+func (s *probeConn) up() bool { return s.c != nil && s.c.State() == wsreconnect.StateConnected }
 
 // addDisconnect records ev, seen during phase.
 func (p *prober) addDisconnect(phase string, ev event) {
@@ -137,7 +137,7 @@ func (p *prober) problem(format string, args ...any) {
 }
 
 // lost records the end of the main connection found during phase.
-func (p *prober) lost(ctx context.Context, s *session, phase string) {
+func (p *prober) lost(ctx context.Context, s *probeConn, phase string) {
 	if ev, ok := s.waitDisconnect(ctx, p.cfg.timeout); ok {
 		p.addDisconnect(phase, ev)
 		p.problem("the connection ended during the %s probe: %s", phase, closeText(ev.d))
@@ -268,7 +268,7 @@ func rttReport(samples []time.Duration, failed int) *RTTReport {
 	return r
 }
 
-func (p *prober) pingProbe(ctx context.Context, s *session) *RTTReport {
+func (p *prober) pingProbe(ctx context.Context, s *probeConn) *RTTReport {
 	var samples []time.Duration
 	failed := 0
 	for i := 0; i < p.cfg.pings && ctx.Err() == nil; i++ {
@@ -291,7 +291,7 @@ func (p *prober) pingProbe(ctx context.Context, s *session) *RTTReport {
 	return rttReport(samples, failed)
 }
 
-func (p *prober) echoProbe(ctx context.Context, s *session) *RTTReport {
+func (p *prober) echoProbe(ctx context.Context, s *probeConn) *RTTReport {
 	var samples []time.Duration
 	failed := 0
 	tag := rand.Uint64()
@@ -368,7 +368,7 @@ func suggestHeartbeat(idle time.Duration) time.Duration {
 	}
 }
 
-func (p *prober) idleProbe(ctx context.Context, s *session, keep *pingTracker) *IdleReport {
+func (p *prober) idleProbe(ctx context.Context, s *probeConn, keep *pingTracker) *IdleReport {
 	r := &IdleReport{MaxMs: ms(p.cfg.idleMax)}
 	if !s.up() {
 		p.lost(ctx, s, "idle")
@@ -428,7 +428,7 @@ func (p *prober) sizeProbe(ctx context.Context) *SizeReport {
 	var seed [32]byte
 	rand.NewChaCha8(seed).Read(buf) // incompressible, the same every run
 
-	var s *session
+	var s *probeConn
 	defer func() {
 		if s != nil {
 			s.close()
