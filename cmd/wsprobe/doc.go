@@ -110,7 +110,7 @@
 //	  disconnects_by_code   close code (or "failed attempt") to count
 //	  aborted, abort_reason
 //	disconnects         every disconnect seen, in order (empty in watch mode):
-//	  phase               handshake, ping, echo, idle, size, close or watch
+//	  phase               handshake, connect, ping, echo, idle, size, close or watch
 //	  at                  when
 //	  code, code_name, reason, local   the close (code 0 for a failed attempt)
 //	  status              HTTP status of a refused handshake, omitted otherwise

@@ -189,6 +189,16 @@ func probe(ctx context.Context, cfg *config, sc *scrubber) *Report {
 		if p.rep.Handshake == nil {
 			p.rep.Handshake = &HandshakeReport{Error: err.Error()}
 		}
+		if hsSeen && h.Err == nil {
+			// The upgrade succeeded, and the connection ended at once.
+			if ev, ok := s.pendingDisconnect(); ok {
+				p.addDisconnect("connect", ev)
+				p.problem("the connection ended right after the handshake: %s", closeText(ev.d))
+			} else {
+				p.problem("the connection ended right after the handshake: %v", err)
+			}
+			return p.rep
+		}
 		if ev, ok := s.pendingDisconnect(); ok {
 			p.addDisconnect("handshake", ev)
 			p.rep.Handshake.Explain = ev.d.Explain()
