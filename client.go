@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -974,7 +975,8 @@ type Conn struct {
 	c       *Client
 	l       *link
 	a       *aside
-	expired atomic.Bool // the hook returned; set under the write lock
+	resp    *http.Response // the handshake's answer, for Response
+	expired atomic.Bool    // the hook returned; set under the write lock
 }
 
 var errConnExpired = errors.New("wsreconnect: Conn used after its OnConnect hook returned")

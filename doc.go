@@ -124,8 +124,8 @@
 //
 // # Hooks
 //
-// The hooks are the Policy, OnConnect, OnMessage, OnDisconnect, OnDropped
-// and OnStateChange. They run only on the client's goroutine, one at a
+// The hooks are the Policy, OnConnect, OnMessage, OnDisconnect, OnDropped,
+// OnStateChange and OnHandshake. They run only on the client's goroutine, one at a
 // time, outside locks, in the order of the events. The header func and the
 // URL func are not hooks (each runs on a goroutine of its own, and Close
 // does not wait for it), nor are the splitter and Acks.ID and Acks.Acked
@@ -160,8 +160,9 @@
 //	Stats           a snapshot, as anywhere
 //	Done            open: it is closed after the last hook returned
 //
-// OnStateChange runs right after the change it reports; the methods answer
-// in it as in the hook that follows (for a change to StateClosed, as in
+// OnStateChange runs right after the change it reports, and OnHandshake
+// right after each attempt's handshake; the methods answer in them as in
+// the hook that follows (for a change to StateClosed, as in
 // OnDropped at stop). In OnConnect, conn.Receive waits for the next
 // message of that connection, bounded by its ctx.
 //

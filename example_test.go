@@ -372,3 +372,30 @@ func ExampleDisconnect_Explain() {
 	fmt.Println(d.Explain())
 	// Output: 1009 (message too big) with reason "max 1024 bytes": the server refused a message larger than its limit; the client's outbound limit is now 1024 bytes. Fix: send smaller messages or split them with WithSplitter, set WithMaxMessageSize to the server's limit, or raise the limit on the server.
 }
+
+// Time every handshake and see what the server answered, as a diagnosis
+// tool does; Stats tells whether the server pings on its own.
+func ExampleWithOnHandshake() {
+	url, stop := echoServer(nil)
+	defer stop()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := wsreconnect.Dial(ctx, url, wsreconnect.WithOnHandshake(func(h wsreconnect.Handshake) {
+		if h.Err != nil {
+			fmt.Println("attempt", h.Attempt, "failed:", h.Err)
+			return
+		}
+		// h.Connect, h.TLS, h.Upgrade and h.Total say where the time went.
+		fmt.Println("attempt", h.Attempt, "status", h.StatusCode, "compression", h.Compression, "timed", h.Total > 0)
+	}))
+	if err != nil {
+		fmt.Println("dial:", err)
+		return
+	}
+	defer c.Close()
+	fmt.Println("server pings so far:", c.Stats().PingsIn)
+	// Output:
+	// attempt 1 status 101 compression false timed true
+	// server pings so far: 0
+}

@@ -79,6 +79,7 @@ type options struct {
 	shuffle          bool
 	receiveBuffer    int
 	onConnect        func(ctx context.Context, conn *Conn) error
+	onHandshake      func(h Handshake)
 	onDisconnect     func(d Disconnect, a Action)
 	onMessage        func(typ MessageType, data []byte)
 	logger           *slog.Logger

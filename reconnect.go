@@ -158,6 +158,7 @@ func (c *Client) connect(sv *supervisor) (*link, Disconnect) {
 		return nil, d
 	}
 	l := newLink(ws, resp, c.opts.readLimit)
+	c.countPings(ws)
 	l.url = url
 	l.keepCopy = c.opts.splitter != nil || c.opts.onDropped != nil || c.opts.onDisconnect != nil
 	l.onRTT = c.stats.sampleRTT
@@ -168,7 +169,7 @@ func (c *Client) connect(sv *supervisor) (*link, Disconnect) {
 	l.startHeartbeat(c.opts.pingInterval, c.opts.pongTimeout)
 	a := c.startAside(l)
 	if c.opts.onConnect != nil {
-		cn := &Conn{c: c, l: l, a: a}
+		cn := &Conn{c: c, l: l, a: a, resp: resp}
 		var hookErr error
 		c.hook(func() { hookErr = c.opts.onConnect(c.ctx, cn) })
 		cn.expire()
@@ -829,8 +830,9 @@ func (c *Client) dialAside(sv *supervisor) (*websocket.Conn, *http.Response, str
 	}
 	ch := make(chan result, 1)
 	endpoint, attempt := sv.endpoint, sv.attempt+1
+	trace := c.newTrace(attempt) // nil without WithOnHandshake
 	go func() {
-		ws, resp, url, err := c.dial(endpoint, attempt)
+		ws, resp, url, err := c.dial(endpoint, attempt, trace)
 		ch <- result{ws, resp, url, err}
 	}()
 	var r result
@@ -842,6 +844,7 @@ func (c *Client) dialAside(sv *supervisor) (*websocket.Conn, *http.Response, str
 			c.reportDrops()
 		}
 	}
+	c.reportHandshake(trace, r.ws, r.resp, r.url, r.err)
 	if r.err == nil && c.ctx.Err() != nil {
 		// Closed as the handshake completed.
 		r.ws.Close()
@@ -851,8 +854,9 @@ func (c *Client) dialAside(sv *supervisor) (*websocket.Conn, *http.Response, str
 }
 
 // dial makes one connection attempt, to the endpoint's URL or the one the
-// URL func gives, bounded by the handshake timeout and canceled by Close.
-func (c *Client) dial(endpoint, attempt int) (*websocket.Conn, *http.Response, string, error) {
+// URL func gives, bounded by the handshake timeout and canceled by Close;
+// trace, if not nil, times it (see handshake.go).
+func (c *Client) dial(endpoint, attempt int, trace *handshakeTrace) (*websocket.Conn, *http.Response, string, error) {
 	ctx, cancel := context.WithTimeout(c.ctx, c.opts.handshakeTimeout)
 	defer cancel()
 	url := c.urls[endpoint]
@@ -886,7 +890,7 @@ func (c *Client) dial(endpoint, attempt int) (*websocket.Conn, *http.Response, s
 			}
 		}
 	}
-	ws, resp, err := c.opts.dialer.DialContext(ctx, url, header)
+	ws, resp, err := c.opts.dialer.DialContext(trace.attach(ctx), url, header)
 	if err != nil && c.ctx.Err() == nil && (ctx.Err() != nil || isTimeout(err)) {
 		// The handshake deadline passed: gorilla reports it as an I/O
 		// timeout or, when the watch closed the socket, as a closed one.

@@ -46,6 +46,12 @@ type Stats struct {
 	// DownSince is when the client last lost its connection, or started
 	// without one; the zero Time while it is connected.
 	DownSince time.Time
+	// PingsIn counts the pings the peer sent, on every connection (each
+	// is answered with a pong as it is read), and LastPingIn is when the
+	// last one arrived, the zero Time before the first: whether and how
+	// often the server runs a keepalive of its own.
+	PingsIn    int64
+	LastPingIn time.Time
 }
 
 // counters are updated on the hot path with atomics, so that Stats never
@@ -65,6 +71,7 @@ type counters struct {
 	url                    atomic.Pointer[string] // the URL the URL func gave, redacted
 	rtt, rttAvg            atomic.Int64
 	upSince, downSince     atomic.Int64 // unix nanoseconds, 0 for none
+	pingsIn, lastPingIn    atomic.Int64 // the peer's pings; unix nanoseconds of the last
 	disconnectsMu          sync.Mutex
 	disconnects            map[CloseCode]int64
 }
@@ -132,6 +139,10 @@ func (c *Client) Stats() Stats {
 	}
 	if down := s.downSince.Load(); down != 0 {
 		st.DownSince = time.Unix(0, down)
+	}
+	st.PingsIn = s.pingsIn.Load()
+	if at := s.lastPingIn.Load(); at != 0 {
+		st.LastPingIn = time.Unix(0, at)
 	}
 	s.disconnectsMu.Lock()
 	for k, v := range s.disconnects {
