@@ -105,7 +105,8 @@ type gwsClient struct {
 type gwsEvents struct {
 	gws.BuiltinEventHandler
 	onMessage func(data []byte)
-	onClose   func(err error)
+	onOpen    func(ws *gws.Conn)
+	onPong    func(ws *gws.Conn)
 }
 
 func (h *gwsEvents) OnMessage(_ *gws.Conn, m *gws.Message) {
@@ -115,9 +116,15 @@ func (h *gwsEvents) OnMessage(_ *gws.Conn, m *gws.Message) {
 	m.Close()
 }
 
-func (h *gwsEvents) OnClose(_ *gws.Conn, err error) {
-	if h.onClose != nil {
-		h.onClose(err)
+func (h *gwsEvents) OnOpen(ws *gws.Conn) {
+	if h.onOpen != nil {
+		h.onOpen(ws)
+	}
+}
+
+func (h *gwsEvents) OnPong(ws *gws.Conn, _ []byte) {
+	if h.onPong != nil {
+		h.onPong(ws)
 	}
 }
 
