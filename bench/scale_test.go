@@ -324,4 +324,3 @@ func scaleChart(n int, runs []stormResult) string {
 	}
 	return reconnectChart(fmt.Sprintf("Server SIGKILLed, back after %.0f s: %d clients, default backoff — reconnections per 100 ms", scaleDown.Seconds(), n), up, series)
 }
-

@@ -51,6 +51,9 @@ func (r *results) read(in io.Reader) {
 		}
 		name := gomaxprocs.ReplaceAllString(strings.TrimPrefix(f[0], "Benchmark"), "")
 		bench, impl := splitImpl(name)
+		if strings.HasPrefix(bench, "Scale/clients=") {
+			bench = "Scale" // the number of clients is a metric of its own
+		}
 		if !seen[bench] {
 			seen[bench] = true
 			r.benches = append(r.benches, bench)
@@ -226,7 +229,7 @@ func targets() []target {
 		a: value{bench: "DeadPeer/timeout=500ms", impl: ws, unit: "over-timeout-ms", worst: true}, cmp: atMost, limit: 50})
 
 	// Issue 10, bench/scale.sh: 19,000 clients in one process.
-	sc := "Scale/clients=19000"
+	sc := "Scale"
 	add(target{group: "scale", name: "scale: 19,000 clients connected in one process",
 		a: v(sc, ws, "clients"), cmp: atLeast, limit: 19000})
 	add(target{group: "scale", name: "scale: <= 12 KB (12000 B) per client with an application goroutine in Receive",
@@ -286,6 +289,7 @@ func (r *results) evaluate(t target) (string, bool, bool) {
 
 func main() {
 	strict := flag.Bool("strict", false, "exit 1 when a target is missed")
+	scale := flag.Bool("scale", false, "print only the figures and targets of BenchmarkScale (bench/scale.sh)")
 	flag.Parse()
 	r := &results{samples: map[key][]float64{}}
 	if flag.NArg() == 0 {
@@ -301,6 +305,17 @@ func main() {
 		fh.Close()
 	}
 
+	if *scale {
+		r.scaleFigures()
+		fmt.Println()
+		missed := r.verdicts("scale")
+		fmt.Println()
+		fmt.Printf("%d target(s) missed\n", missed)
+		if *strict && missed > 0 {
+			os.Exit(1)
+		}
+		return
+	}
 	if r.headline() {
 		fmt.Println()
 	}
@@ -312,7 +327,7 @@ func main() {
 	fmt.Println()
 	r.alone()
 	fmt.Println()
-	missed := r.verdicts()
+	missed := r.verdicts("")
 	fmt.Println()
 	fmt.Printf("%d target(s) missed\n", missed)
 	if *strict && missed > 0 {
@@ -450,15 +465,56 @@ func (r *results) alone() {
 	}
 }
 
-// verdicts prints every target with data and returns how many are missed.
-// A group of targets none of whose figures are in the results (the scale
-// targets in run.sh's results) is left out with a note.
-func (r *results) verdicts() int {
+// scaleFigures prints BenchmarkScale's figures.
+func (r *results) scaleFigures() {
+	rows := []struct{ name, unit, format string }{
+		{"clients in one process", "clients", "%.0f"},
+		{"connect all", "connect-ms", "%.0f ms"},
+		{"heap per client, idle", "heap-B/client", "%.0f B"},
+		{"stack per client, idle", "stack-B/client", "%.0f B"},
+		{"heap + stack per client, idle", "B/client", "%.0f B"},
+		{"goroutines per client, idle", "goroutines/client", "%.3f"},
+		{"RSS", "rss-MB", "%.0f MB"},
+		{"idle CPU, default heartbeat (20 s / 10 s)", "idle-cpu-%", "%.2f %% of one core"},
+		{"heap + stack per client, a goroutine in Receive", "recv-B/client", "%.0f B"},
+		{"goroutines per client, a goroutine in Receive", "recv-goroutines/client", "%.3f"},
+		{"server SIGKILLed, back after 1 s: all clients back after (median)", "storm-back-ms", "%.0f ms"},
+		{"peak reconnections per 100 ms / clients (median)", "storm-peak-frac", "%.3fx"},
+		{"Close of all clients in parallel", "close-ms", "%.0f ms"},
+	}
+	fmt.Println("## Scale: one process of Clients at their default options (BenchmarkScale)")
+	fmt.Println()
+	fmt.Println("| figure | wsreconnect |")
+	fmt.Println("|---|---:|")
+	for _, rw := range rows {
+		v, _, ok := r.med("Scale", ws, rw.unit)
+		cell := "-"
+		if ok {
+			cell = fmt.Sprintf(rw.format, v)
+		}
+		fmt.Printf("| %s | %s |\n", rw.name, cell)
+	}
+}
+
+// verdicts prints every target with data (only those of group when
+// group is "scale") and returns how many are missed. A group of targets
+// none of whose figures are in the results (the scale targets in run.sh's
+// results) is left out with a note.
+func (r *results) verdicts(group string) int {
 	fmt.Println("## targets")
 	fmt.Println()
 	fmt.Println("| target | measured | verdict |")
 	fmt.Println("|---|---|---|")
 	all := targets()
+	if group != "" {
+		var only []target
+		for _, t := range all {
+			if t.group == group {
+				only = append(only, t)
+			}
+		}
+		all = only
+	}
 	measuredGroup := map[string]bool{}
 	for _, t := range all {
 		if _, _, ok := r.evaluate(t); ok {
@@ -537,6 +593,8 @@ func num(v float64) string {
 		return strconv.FormatFloat(v, 'f', 0, 64)
 	case v >= 10 || v <= -10:
 		return strconv.FormatFloat(v, 'f', 1, 64)
+	case v < 1 && v > -1:
+		return strconv.FormatFloat(v, 'f', 3, 64)
 	default:
 		return strconv.FormatFloat(v, 'f', 2, 64)
 	}
