@@ -191,51 +191,42 @@ func runScale(b *testing.B, n int, idle time.Duration, storms int) {
 }
 
 // scaleStorm SIGKILLs the server, starts it again on the same ports after
-// scaleDown and waits for every client to be connected again. The result's
-// p99 field holds the time from the restart to the last reconnection.
+// scaleDown and waits for every client to be connected again. A client is
+// back when it is connected and its Stats count one more reconnection; it
+// came back when its Stats' Uptime says, so the times do not depend on how
+// long a pass over the clients takes. The result's p99 field holds the time
+// from the restart to the last reconnection.
 func scaleStorm(p *peer, clients []*wsreconnect.Client) (stormResult, *peer, error) {
 	addrs := p.addrs
+	before := make([]int64, len(clients))
+	for i, c := range clients {
+		before[i] = c.Stats().Reconnects
+	}
 	reconnected := make([]time.Time, len(clients))
-	sawDown := make([]bool, len(clients))
 	downAt := time.Now()
 	p.kill()
-	// Watch the clients while the server is down, so that each one is seen
-	// disconnected before it is counted back.
 	upTimer := time.NewTimer(scaleDown)
+	<-upTimer.C // the outage itself, not a wait for an event
+	np, err := newPeer("-addr=" + strings.Join(addrs, ","))
+	if err != nil {
+		return stormResult{}, p, fmt.Errorf("restarting the server: %w", err)
+	}
+	upAt := time.Now()
 	tick := time.NewTicker(scalePoll)
 	defer tick.Stop()
-	var np *peer
-	var upAt time.Time
 	left := len(clients)
 	deadline := time.Now().Add(2 * time.Minute)
 	for left > 0 {
-		select {
-		case <-upTimer.C:
-			var err error
-			np, err = newPeer("-addr=" + strings.Join(addrs, ","))
-			if err != nil {
-				return stormResult{}, p, fmt.Errorf("restarting the server: %w", err)
-			}
-			upAt = time.Now()
-		case <-tick.C:
-		}
-		now := time.Now()
-		if now.After(deadline) {
-			if np == nil {
-				np = p
-			}
+		if time.Now().After(deadline) {
 			return stormResult{}, np, fmt.Errorf("%d of %d clients not connected again within 2 minutes", left, len(clients))
 		}
+		<-tick.C
 		for i, c := range clients {
-			if !reconnected[i].IsZero() {
+			if !reconnected[i].IsZero() || c.State() != wsreconnect.StateConnected {
 				continue
 			}
-			up := c.State() == wsreconnect.StateConnected
-			switch {
-			case !up:
-				sawDown[i] = true
-			case sawDown[i] && np != nil:
-				reconnected[i] = now
+			if st := c.Stats(); st.Reconnects > before[i] {
+				reconnected[i] = time.Now().Add(-st.Uptime)
 				left--
 			}
 		}
@@ -247,7 +238,7 @@ func scaleStorm(p *peer, clients []*wsreconnect.Client) (stormResult, *peer, err
 	bins := make([]int, int(last/stormBin)+1)
 	peak := 0
 	for _, t := range reconnected {
-		k := int(t.Sub(downAt) / stormBin)
+		k := int(max(t.Sub(downAt), 0) / stormBin)
 		bins[k]++
 		peak = max(peak, bins[k])
 	}
