@@ -164,7 +164,8 @@ func runScale(b *testing.B, n int, idle time.Duration, storms int) {
 		back = append(back, ms(r.p99))
 		peaks = append(peaks, float64(r.peak)/float64(n))
 		runs = append(runs, r)
-		b.Logf("restart %d: all %d back %.0f ms after the server, peak %d per 100 ms (%.3fx of the clients)", run+1, n, ms(r.p99), r.peak, float64(r.peak)/float64(n))
+		b.Logf("restart %d: all %d back %.0f ms after the server, peak %d per 100 ms (%.3fx of the clients); per 100 ms since the kill: %v",
+			run+1, n, ms(r.p99), r.peak, float64(r.peak)/float64(n), r.bins)
 	}
 	b.ReportMetric(medianOf(back), "storm-back-ms")
 	b.ReportMetric(medianOf(peaks), "storm-peak-frac")
