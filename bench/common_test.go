@@ -24,6 +24,7 @@ import (
 var (
 	stormSVG   = flag.String("storm.svg", "", "write the restart-storm chart (SVG) of the last storm run to this file")
 	echoBinary = flag.String("echoserver", "", "path of a built echoserver; built from ./echoserver when empty")
+	peerImpl   = flag.String("peer", "gws", "implementation of the echo server process: gws or gorilla")
 )
 
 // echoPath is the echo server binary used by every benchmark.
@@ -87,7 +88,8 @@ func needFiles(tb testing.TB, n uint64) {
 // peer is an echo server process, driven through its standard input.
 type peer struct {
 	cmd   *exec.Cmd
-	addr  string
+	addr  string   // the first listening address
+	addrs []string // every listening address
 	stdin io.WriteCloser
 	lines chan string
 	mu    sync.Mutex // one command at a time
@@ -103,8 +105,8 @@ func startPeer(tb testing.TB) *peer {
 	return p
 }
 
-func newPeer() (*peer, error) {
-	cmd := exec.Command(echoPath)
+func newPeer(args ...string) (*peer, error) {
+	cmd := exec.Command(echoPath, append([]string{"-impl=" + *peerImpl}, args...)...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -125,12 +127,17 @@ func newPeer() (*peer, error) {
 		}
 		close(p.lines)
 	}()
-	addr, err := p.readLine(10 * time.Second)
+	line, err := p.readLine(10 * time.Second)
 	if err != nil {
 		p.stop()
 		return nil, fmt.Errorf("echo server did not start: %w", err)
 	}
-	p.addr = addr
+	p.addrs = strings.Fields(line)
+	if len(p.addrs) == 0 {
+		p.stop()
+		return nil, fmt.Errorf("echo server printed no address: %q", line)
+	}
+	p.addr = p.addrs[0]
 	return p, nil
 }
 

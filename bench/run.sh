@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # Runs every benchmark COUNT times (default 6), then prints the benchstat
-# table (raw gorilla and the Client side by side, column per impl), the
-# ratios wsreconnect/gorilla from the medians and the verdict on each
-# target. Writes bench/out/ (raw results, benchstat and ratio tables) and
-# bench/storm.svg. About 6 minutes on 2 cores (COUNT=6).
+# table (the Client, raw gorilla, gws and coder side by side, column per
+# impl), issue 10's table, the ratios to gorilla from the medians and the
+# verdict on each target (bench/cmd/benchratio, which holds every
+# threshold). Writes bench/out/ (raw results, benchstat and ratio tables)
+# and bench/storm.svg. About 10 minutes on 2 cores (COUNT=6).
 #
-#   bench/run.sh            # COUNT=6
+#   bench/run.sh            # COUNT=6, against the gws echo server
 #   COUNT=10 bench/run.sh
-#   PROFILE=1 bench/run.sh  # also CPU and allocation profiles (pipelined 16 B and 1 KiB, round trip 1 KiB)
+#   PEER=gorilla bench/run.sh  # against the gorilla echo server instead
+#   PROFILE=1 bench/run.sh  # also CPU and allocation profiles (pipelined 16 B, 1 KiB and 64 KiB, round trip 1 KiB)
 set -euo pipefail
 cd "$(dirname "$0")"
 
 COUNT=${COUNT:-6}
 BENCHTIME=${BENCHTIME:-1s}
+PEER=${PEER:-gws}
 OUT=out
 # benchstat is run at a pinned version, outside this module, so that it
 # adds nothing to go.mod.
@@ -29,6 +32,7 @@ echo "== machine"
 	echo "cores: $(nproc)"
 	echo "kernel: $(uname -sr)"
 	echo "open files: $(ulimit -n)"
+	echo "echo server: $PEER (own process)"
 	echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 } | tee "$OUT/machine.txt"
 
@@ -36,25 +40,25 @@ echo "== building"
 go build -o "$OUT/echoserver" ./echoserver
 go test -c -o "$OUT/bench.test" .
 T="$OUT/bench.test"
-ECHO="-echoserver=$OUT/echoserver"
+ECHO=("-echoserver=$OUT/echoserver" "-peer=$PEER")
 
 : >"$RAW"
-# Whole rounds, COUNT times: within a round gorilla and the Client run one
+# Whole rounds, COUNT times: within a round every implementation runs one
 # right after the other for each case, so that drift on a busy 2-core
 # machine hits both alike (go test -count would run each case COUNT times
 # in a row).
 for round in $(seq 1 "$COUNT"); do
 	echo "== round $round/$COUNT: throughput (pipelined, round-trip), benchtime=$BENCHTIME"
 	"$T" -test.run='^$' -test.bench='^Benchmark(Pipelined|RoundTrip)$' \
-		-test.benchtime="$BENCHTIME" "$ECHO" | tee -a "$RAW" | grep '^Benchmark' || true
+		-test.benchtime="$BENCHTIME" "${ECHO[@]}" | tee -a "$RAW" | grep '^Benchmark' || true
 
 	echo "== round $round/$COUNT: reconnect latency"
 	"$T" -test.run='^$' -test.bench='^BenchmarkReconnect$' \
-		-test.benchtime=500x "$ECHO" | tee -a "$RAW" | grep '^Benchmark' || true
+		-test.benchtime=500x "${ECHO[@]}" | tee -a "$RAW" | grep '^Benchmark' || true
 
 	echo "== round $round/$COUNT: idle, leak, dead peer, storm (one measurement each)"
-	"$T" -test.run='^$' -test.bench='^Benchmark(Idle|ReconnectLeak|DeadPeer|Storm)$' \
-		-test.benchtime=1x "$ECHO" -storm.svg=storm.svg | tee -a "$RAW" | grep '^Benchmark' || true
+	"$T" -test.run='^$' -test.bench='^Benchmark(Idle|IdleReceive|ReconnectLeak|DeadPeer|Storm)$' \
+		-test.benchtime=1x "${ECHO[@]}" -storm.svg=storm.svg | tee -a "$RAW" | grep '^Benchmark' || true
 done
 if grep -q -- '--- FAIL' "$RAW"; then
 	echo "some benchmarks failed:"; grep -A3 -- '--- FAIL' "$RAW"; exit 1
@@ -62,11 +66,11 @@ fi
 
 if [ "${PROFILE:-0}" = 1 ]; then
 	echo "== profiles into $OUT/ (cpu-MODE-IMPL-SIZE.prof, mem-...)"
-	for impl in gorilla wsreconnect; do
-		for run in Pipelined/16B Pipelined/1KiB RoundTrip/1KiB; do
+	for impl in gorilla wsreconnect gws coder; do
+		for run in Pipelined/16B Pipelined/1KiB Pipelined/64KiB RoundTrip/1KiB; do
 			mode=${run%/*} size=${run#*/}
 			"$T" -test.run='^$' -test.bench="^Benchmark$mode/impl=$impl/size=$size\$" \
-				-test.benchtime=3s "$ECHO" \
+				-test.benchtime=3s "${ECHO[@]}" \
 				-test.cpuprofile="$OUT/cpu-$mode-$impl-$size.prof" \
 				-test.memprofile="$OUT/mem-$mode-$impl-$size.prof" >/dev/null
 		done

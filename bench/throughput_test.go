@@ -6,15 +6,29 @@ import (
 	"testing"
 	"time"
 
+	coder "github.com/coder/websocket"
 	"github.com/gorilla/websocket"
+	"github.com/lxzan/gws"
 	"github.com/wsreconnect/wsreconnect"
 )
 
-// Both implementations are measured by the same benchmark body, under the
+// Every implementation is measured by the same benchmark body, under the
 // same sub-benchmark names but for impl=, so that benchstat -col /impl puts
-// them side by side. For each size the two run one right after the other,
-// and run.sh repeats whole rounds rather than each benchmark in a row, so
-// that drift on a busy machine hits both alike.
+// them side by side. For each size they run one right after the other, and
+// run.sh repeats whole rounds rather than each benchmark in a row, so that
+// drift on a busy machine hits all alike.
+//
+// The implementations, each as its users run it at its defaults:
+//
+//   - gorilla: raw gorilla/websocket, 4 KiB buffers, WriteMessage and
+//     ReadMessage (the reader is the goroutine that waits for the echo);
+//   - wsreconnect: the Client, Send and Receive;
+//   - wsreconnect-onmessage: the Client consuming with WithOnMessage;
+//   - gws: lxzan/gws, WriteMessage, and its ReadLoop goroutine calling
+//     OnMessage (its only way to read), which releases the message to gws's
+//     pool after checking its length;
+//   - coder: coder/websocket, Write and Read (the read limit raised from its
+//     32 KiB default to 64 MiB, as on the server, so that 64 KiB is read).
 
 var sizes = []struct {
 	name string
@@ -56,12 +70,97 @@ func (c clientConn) receive() ([]byte, error) {
 }
 func (c clientConn) close() { c.c.Close() }
 
+type coderConn struct{ c *coder.Conn }
+
+func (c coderConn) send(p []byte) error {
+	return c.c.Write(context.Background(), coder.MessageBinary, p)
+}
+func (c coderConn) receive() ([]byte, error) {
+	_, p, err := c.c.Read(context.Background())
+	return p, err
+}
+func (c coderConn) close() { c.c.Close(coder.StatusNormalClosure, "") }
+
+// coderReadLimit replaces coder/websocket's default read limit (32 KiB).
+const coderReadLimit = 64 << 20
+
+func dialCoder(ctx context.Context, url string) (*coder.Conn, error) {
+	c, _, err := coder.Dial(ctx, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	c.SetReadLimit(coderReadLimit)
+	return c, nil
+}
+
+// gwsClient is a gws client connection and its read loop.
+type gwsClient struct {
+	ws   *gws.Conn
+	done chan struct{} // closed when ReadLoop has returned
+}
+
+// gwsEvents adapts a function to gws's event handler: onMessage gets each
+// message's payload, valid until it returns (the message then goes back to
+// gws's pool).
+type gwsEvents struct {
+	gws.BuiltinEventHandler
+	onMessage func(data []byte)
+	onOpen    func(ws *gws.Conn)
+	onPong    func(ws *gws.Conn)
+}
+
+func (h *gwsEvents) OnMessage(_ *gws.Conn, m *gws.Message) {
+	if h.onMessage != nil {
+		h.onMessage(m.Bytes())
+	}
+	m.Close()
+}
+
+func (h *gwsEvents) OnOpen(ws *gws.Conn) {
+	if h.onOpen != nil {
+		h.onOpen(ws)
+	}
+}
+
+func (h *gwsEvents) OnPong(ws *gws.Conn, _ []byte) {
+	if h.onPong != nil {
+		h.onPong(ws)
+	}
+}
+
+// dialGWS connects with gws at its defaults and starts its read loop.
+func dialGWS(ctx context.Context, url string, h *gwsEvents) (*gwsClient, error) {
+	opt := &gws.ClientOption{Addr: url}
+	if d, ok := ctx.Deadline(); ok {
+		opt.HandshakeTimeout = time.Until(d)
+	}
+	ws, _, err := gws.NewClient(h, opt)
+	if err != nil {
+		return nil, err
+	}
+	c := &gwsClient{ws: ws, done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		ws.ReadLoop()
+	}()
+	return c, nil
+}
+
+func (c *gwsClient) send(p []byte) error { return c.ws.WriteMessage(gws.OpcodeBinary, p) }
+
+func (c *gwsClient) close() {
+	_ = c.ws.SetWriteDeadline(time.Now().Add(time.Second))
+	_ = c.ws.WriteClose(1000, nil)
+	c.ws.NetConn().Close()
+	<-c.done
+}
+
 var impls = []string{"gorilla", "wsreconnect"}
 
 // echoImpls adds, for the echo benchmarks, the Client consuming with
 // WithOnMessage: the messages are handled on the client's own goroutine,
 // with no hand-off to the goroutine that waits.
-var echoImpls = []string{"gorilla", "wsreconnect", "wsreconnect-onmessage"}
+var echoImpls = []string{"gorilla", "wsreconnect", "wsreconnect-onmessage", "gws", "coder"}
 
 func dialEcho(b *testing.B, impl, url string) echoConn {
 	b.Helper()
@@ -74,6 +173,12 @@ func dialEcho(b *testing.B, impl, url string) echoConn {
 			b.Fatal(err)
 		}
 		return rawConn{ws}
+	case "coder":
+		c, err := dialCoder(ctx, url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return coderConn{c}
 	default:
 		c, err := wsreconnect.Dial(ctx, url)
 		if err != nil {
@@ -95,8 +200,12 @@ func benchEcho(b *testing.B, pipelined bool) {
 	for _, sz := range sizes {
 		for _, impl := range echoImpls {
 			b.Run(fmt.Sprintf("impl=%s/size=%s", impl, sz.name), func(b *testing.B) {
-				if impl == "wsreconnect-onmessage" {
-					runEchoOnMessage(b, sz.n, pipelined)
+				switch impl {
+				case "wsreconnect-onmessage":
+					runEchoCallback(b, sz.n, pipelined, dialOnMessage)
+					return
+				case "gws":
+					runEchoCallback(b, sz.n, pipelined, dialGWSEcho)
 					return
 				}
 				runEcho(b, impl, sz.n, pipelined)
@@ -105,25 +214,47 @@ func benchEcho(b *testing.B, pipelined bool) {
 	}
 }
 
-// runEchoOnMessage is runEcho for a Client that consumes with
-// WithOnMessage. Pipelined: one goroutine sends b.N messages and the hook
-// counts the echoes. Round trip: the hook sends the next message when the
-// echo of the previous one arrives, as a reactive client would.
-func runEchoOnMessage(b *testing.B, size int, pipelined bool) {
+// callbackDial connects a client that hands every echo to onMessage on its
+// own goroutine, and returns its send function and how to close it.
+type callbackDial func(ctx context.Context, url string, onMessage func(data []byte)) (send func([]byte) error, close func(), err error)
+
+func dialOnMessage(ctx context.Context, url string, onMessage func([]byte)) (func([]byte) error, func(), error) {
+	c, err := wsreconnect.Dial(ctx, url, wsreconnect.WithOnMessage(func(_ wsreconnect.MessageType, data []byte) { onMessage(data) }))
+	if err != nil {
+		return nil, nil, err
+	}
+	send := func(p []byte) error { return c.Send(context.Background(), wsreconnect.BinaryMessage, p) }
+	return send, func() { c.Close() }, nil
+}
+
+func dialGWSEcho(ctx context.Context, url string, onMessage func([]byte)) (func([]byte) error, func(), error) {
+	c, err := dialGWS(ctx, url, &gwsEvents{onMessage: onMessage})
+	if err != nil {
+		return nil, nil, err
+	}
+	return c.send, c.close, nil
+}
+
+// runEchoCallback is runEcho for a client that consumes with a callback
+// (the Client with WithOnMessage, gws). Pipelined: one goroutine sends b.N
+// messages and the callback counts the echoes. Round trip: the callback
+// sends the next message when the echo of the previous one arrives, as a
+// reactive client would.
+func runEchoCallback(b *testing.B, size int, pipelined bool, dial callbackDial) {
 	p := sharedPeer(b)
 	payload := make([]byte, size)
 	for i := range payload {
 		payload[i] = byte(i)
 	}
 	var (
-		c        *wsreconnect.Client
+		send     func([]byte) error
 		ready    = make(chan struct{})
 		done     = make(chan error, 1)
 		received int
 		want     int // echoes to wait for; set before each phase
 		chained  bool
 	)
-	onMessage := func(_ wsreconnect.MessageType, data []byte) {
+	onMessage := func(data []byte) {
 		<-ready
 		if len(data) != size {
 			done <- fmt.Errorf("echo of %d bytes, want %d", len(data), size)
@@ -135,25 +266,24 @@ func runEchoOnMessage(b *testing.B, size int, pipelined bool) {
 			return
 		}
 		if chained {
-			if err := c.Send(context.Background(), wsreconnect.BinaryMessage, payload); err != nil {
+			if err := send(payload); err != nil {
 				done <- err
 			}
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	var err error
-	c, err = wsreconnect.Dial(ctx, p.url("/"), wsreconnect.WithOnMessage(onMessage))
+	send, closeConn, err := dial(ctx, p.url("/"), onMessage)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer c.Close()
+	defer closeConn()
 	close(ready)
 
-	// Warm up buffers and the connection (the hook reads received and
+	// Warm up buffers and the connection (the callback reads received and
 	// want only between phases, when no echo is in flight).
 	want, chained = 16, true
-	if err := c.Send(ctx, wsreconnect.BinaryMessage, payload); err != nil {
+	if err := send(payload); err != nil {
 		b.Fatal(err)
 	}
 	if err := <-done; err != nil {
@@ -169,13 +299,13 @@ func runEchoOnMessage(b *testing.B, size int, pipelined bool) {
 	if pipelined {
 		go func() {
 			for i := 0; i < b.N; i++ {
-				if err := c.Send(context.Background(), wsreconnect.BinaryMessage, payload); err != nil {
+				if err := send(payload); err != nil {
 					done <- err
 					return
 				}
 			}
 		}()
-	} else if err := c.Send(context.Background(), wsreconnect.BinaryMessage, payload); err != nil {
+	} else if err := send(payload); err != nil {
 		b.Fatal(err)
 	}
 	if err := <-done; err != nil {
