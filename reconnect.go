@@ -146,10 +146,7 @@ func (c *Client) reportDrops() {
 // connected. It returns the new link, or a nil link and the failed attempt.
 func (c *Client) connect(sv *supervisor) (*link, Disconnect) {
 	c.setState(StateConnecting)
-	select {
-	case <-c.reconnectCh: // a Reconnect from before: this attempt answers it
-	default:
-	}
+	c.reconnectAsked.Store(false) // a Reconnect from before: this attempt answers it
 	c.stats.endpoint.Store(int64(sv.endpoint))
 	ws, resp, url, err := c.dialAside(sv)
 	if err != nil {
@@ -160,7 +157,7 @@ func (c *Client) connect(sv *supervisor) (*link, Disconnect) {
 	l := newLink(ws, resp, c.opts.readLimit)
 	l.url = url
 	l.keepCopy = c.opts.splitter != nil || c.opts.onDropped != nil || c.opts.onDisconnect != nil
-	l.onRTT = c.stats.sampleRTT
+	l.stats = &c.stats
 	c.cur.Store(l)
 	if c.opts.compressOnShrink {
 		ws.EnableWriteCompression(sv.compress)
@@ -195,7 +192,9 @@ func (c *Client) connect(sv *supervisor) (*link, Disconnect) {
 		c.stats.upSince.Store(l.connectedAt.UnixNano())
 		c.stats.downSince.Store(0)
 		c.setState(StateConnected)
-		c.logger.LogAttrs(context.Background(), slog.LevelInfo, "wsreconnect: connected", slog.String("url", redactRaw(l.url)))
+		if c.logger.Enabled(context.Background(), slog.LevelInfo) {
+			c.logger.LogAttrs(context.Background(), slog.LevelInfo, "wsreconnect: connected", slog.String("url", redactRaw(l.url)))
+		}
 	}
 	return l, Disconnect{}
 }
@@ -359,11 +358,11 @@ func (c *Client) takeOver(l *link, inbox chan received) error {
 	l.aside = nil
 	for _, m := range a.finish() {
 		if err := c.deliver(l, inbox, m); err != nil {
-			<-a.handoff
+			a.result()
 			return err
 		}
 	}
-	r := <-a.handoff
+	r := a.result()
 	if r.err != nil || r.none {
 		return r.err
 	}
@@ -661,9 +660,11 @@ func (c *Client) sleep(sv *supervisor, d time.Duration) bool {
 			return true
 		case <-c.ctx.Done():
 			return false
-		case <-c.dropsCh:
+		case <-c.wakeCh:
 			c.reportDrops()
-		case <-c.reconnectCh:
+			if !c.reconnectAsked.Swap(false) {
+				continue
+			}
 			now := time.Now()
 			at := laterOf(now, sv.lastForced.Add(c.forcedGap()))
 			if at.Before(deadline) {
@@ -714,6 +715,13 @@ func (c *Client) forcedDisconnect(sv *supervisor, d Disconnect) time.Duration {
 // logDecision records one decision. It logs no header values, and URLs
 // without credentials or query.
 func (c *Client) logDecision(d Disconnect, a Action, wait time.Duration) {
+	level := slog.LevelInfo
+	if a == Abort {
+		level = slog.LevelWarn
+	}
+	if !c.logger.Enabled(context.Background(), level) {
+		return // the attributes below cost a dozen allocations
+	}
 	attrs := []slog.Attr{
 		slog.String("action", a.String()),
 		slog.Int("attempt", d.Attempt),
@@ -741,10 +749,6 @@ func (c *Client) logDecision(d Disconnect, a Action, wait time.Duration) {
 		attrs = append(attrs, slog.String("error", d.Err.Error()))
 	}
 	attrs = append(attrs, slog.String("explain", d.Explain()))
-	level := slog.LevelInfo
-	if a == Abort {
-		level = slog.LevelWarn
-	}
 	c.logger.LogAttrs(context.Background(), level, "wsreconnect: disconnected", attrs...)
 }
 
@@ -834,7 +838,7 @@ func (c *Client) dialAside(sv *supervisor) (*websocket.Conn, *http.Response, str
 		select {
 		case r = <-ch:
 			done = true
-		case <-c.dropsCh:
+		case <-c.wakeCh:
 			c.reportDrops()
 		}
 	}
