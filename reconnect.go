@@ -321,17 +321,13 @@ var errBroken = errors.New("wsreconnect: connection broke while the reader waite
 // the connection ends, handing data messages to the OnMessage hook or to
 // Receive.
 func (c *Client) serve(l *link) Disconnect {
-	var inbox chan received
-	if c.opts.onMessage == nil {
-		inbox = c.in.channel(c.opts.receiveBuffer)
-	}
-	err := c.takeOver(l, inbox)
+	err := c.takeOver(l)
 	for err == nil {
 		var m received
 		var consumed bool
 		m, consumed, err = c.readMessage(l)
 		if err == nil && !consumed {
-			err = c.deliver(l, inbox, m)
+			err = c.deliver(l, m)
 		}
 	}
 	// Close the socket first: a write in progress returns and frees the
@@ -353,11 +349,11 @@ var errEnded = errors.New("wsreconnect: connection ended")
 // takeOver delivers what the aside reader read during the setup and Conn.
 // Receive did not take, then its last result, and returns the error that
 // ended reading, if any.
-func (c *Client) takeOver(l *link, inbox chan received) error {
+func (c *Client) takeOver(l *link) error {
 	a := l.aside
 	l.aside = nil
 	for _, m := range a.finish() {
-		if err := c.deliver(l, inbox, m); err != nil {
+		if err := c.deliver(l, m); err != nil {
 			a.result()
 			return err
 		}
@@ -366,7 +362,7 @@ func (c *Client) takeOver(l *link, inbox chan received) error {
 	if r.err != nil || r.none {
 		return r.err
 	}
-	return c.deliver(l, inbox, r.m)
+	return c.deliver(l, r.m)
 }
 
 // readMessage reads the next data message from l, counts it and, with
@@ -392,8 +388,10 @@ func (c *Client) readMessage(l *link) (m received, consumed bool, err error) {
 // deliver hands a received message to the OnMessage hook or to Receive.
 // When Receive is behind by more than the overflow holds, it waits for
 // Receive to take one, and returns an error if the connection broke
-// meanwhile (the message stays first in line for Receive).
-func (c *Client) deliver(l *link, inbox chan received, m received) error {
+// meanwhile (the message stays first in line for Receive). The receive
+// buffer is made with the first message (or the first Receive), so that an
+// idle client that has received nothing holds none.
+func (c *Client) deliver(l *link, m received) error {
 	if c.closing.Load() {
 		return nil // closing: read on until the peer answers the close
 	}
@@ -406,7 +404,7 @@ func (c *Client) deliver(l *link, inbox chan received, m received) error {
 		l.hold(false)
 		return nil
 	}
-	if !c.in.put(inbox, m) {
+	if !c.in.put(c.in.channel(c.opts.receiveBuffer), m) {
 		return nil
 	}
 	// The overflow is full: stop reading until Receive catches up. The
