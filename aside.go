@@ -16,11 +16,11 @@ import (
 // What it reads waits in buf, at most max messages (the receive buffer);
 // when buf is full it stops reading until Conn.Receive takes one or the
 // setup is over. When the setup is over (finish), the client's goroutine
-// takes what Conn.Receive did not, in order, and then the aside reader's
-// last result from handoff: the one message it read after the setup ended,
-// the error that ended reading, or nothing. From then on the client's
-// goroutine reads itself: the hand-off costs one channel send per
-// connection, not per message.
+// takes what Conn.Receive did not, in order, waits for the aside reader to
+// end (stopped) and then takes its last result: the one message it read
+// after the setup ended, the error that ended reading, or nothing. From
+// then on the client's goroutine reads itself: the hand-off costs one wait
+// per connection, not per message, and no allocation.
 type aside struct {
 	c   *Client
 	l   *link
@@ -32,7 +32,8 @@ type aside struct {
 	done    bool          // the setup is over
 	changed chan struct{} // made by a waiter; closed on the next change
 
-	handoff chan readResult // capacity 1; exactly one result is sent
+	last    readResult     // the reader's last result, set before it ends
+	stopped sync.WaitGroup // done when the reader has ended
 }
 
 // readResult is what the aside reader hands over when it stops.
@@ -44,14 +45,16 @@ type readResult struct {
 
 // startAside starts reading l on a goroutine of its own.
 func (c *Client) startAside(l *link) *aside {
-	a := &aside{
-		c:       c,
-		l:       l,
-		max:     c.opts.receiveBuffer,
-		handoff: make(chan readResult, 1),
-	}
+	a := &aside{c: c, l: l, max: c.opts.receiveBuffer}
+	a.stopped.Add(1)
 	go a.run()
 	return a
+}
+
+// result waits for the aside reader to end and returns its last result.
+func (a *aside) result() readResult {
+	a.stopped.Wait()
+	return a.last
 }
 
 func (a *aside) notifyLocked() {
@@ -71,6 +74,7 @@ func (a *aside) waitLocked() <-chan struct{} {
 }
 
 func (a *aside) run() {
+	defer a.stopped.Done()
 	for {
 		a.mu.Lock()
 		for len(a.buf) >= a.max && !a.done {
@@ -84,8 +88,8 @@ func (a *aside) run() {
 			a.mu.Lock()
 		}
 		if a.done {
+			a.last = readResult{none: true}
 			a.mu.Unlock()
-			a.handoff <- readResult{none: true}
 			return
 		}
 		a.mu.Unlock()
@@ -98,13 +102,13 @@ func (a *aside) run() {
 		switch {
 		case err != nil:
 			a.err = err
+			a.last = readResult{err: err}
 			a.notifyLocked()
 			a.mu.Unlock()
-			a.handoff <- readResult{err: err}
 			return
 		case a.done:
+			a.last = readResult{m: m}
 			a.mu.Unlock()
-			a.handoff <- readResult{m: m}
 			return
 		}
 		a.buf = append(a.buf, m)
@@ -144,8 +148,8 @@ func (a *aside) receive(ctx context.Context) (received, error) {
 }
 
 // finish ends the setup and returns what Conn.Receive did not take, in
-// order. The aside reader stops at its next message boundary and sends its
-// result on handoff.
+// order. The aside reader stops at its next message boundary; result
+// returns what it read last.
 func (a *aside) finish() []received {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -164,7 +168,7 @@ func (a *aside) abandon() {
 	code, reason := a.c.closeCode()
 	l.startClose(code, reason, a.c.opts.closeTimeout)
 	a.finish()
-	if r := <-a.handoff; r.err == nil {
+	if r := a.result(); r.err == nil {
 		for {
 			if _, _, err := l.read(a.c.opts.readLimit); err != nil {
 				break

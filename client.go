@@ -117,12 +117,12 @@ type Client struct {
 		lastSeq   uint64       // the last sequence number accepted (WithAcks)
 		seqAny    bool         // one was
 	}
-	win     *window              // the replay window, with WithAcks
-	dropsCh chan struct{}        // capacity 1: pending has records to report
-	cur     atomic.Pointer[link] // the connection the client's goroutine works on, for Close when a write is stuck
+	win    *window              // the replay window, with WithAcks
+	wakeCh chan struct{}        // capacity 1: wakes the client's goroutine in a wait (pending has records to report, or reconnectAsked)
+	cur    atomic.Pointer[link] // the connection the client's goroutine works on, for Close when a write is stuck
 
-	closeSpec   atomic.Pointer[closeSpec] // the code and reason Close chose
-	reconnectCh chan struct{}             // capacity 1: Reconnect asks to cut the wait
+	closeSpec      atomic.Pointer[closeSpec] // the code and reason Close chose
+	reconnectAsked atomic.Bool               // Reconnect asks to cut the wait (with a token on wakeCh)
 
 	mu      sync.Mutex
 	state   State
@@ -169,8 +169,8 @@ func New(rawURL string, opts ...Option) (*Client, error) {
 	c.w.queue.max = o.sendBuffer
 	c.w.queue.maxBytes = o.sendBufferBytes
 	c.w.queue.size = &c.stats.queued
-	c.dropsCh = make(chan struct{}, 1)
-	c.reconnectCh = make(chan struct{}, 1)
+	c.wakeCh = make(chan struct{}, 1)
+	c.stats.trackURL = o.urlFunc != nil
 	if o.acks != nil {
 		c.win = newWindow(o.acks)
 	}
@@ -380,8 +380,13 @@ func (c *Client) dropLaterLocked(m message, err error) {
 		return
 	}
 	c.w.pending = append(c.w.pending, dropRecord{m: m, err: err})
+	c.wake()
+}
+
+// wake wakes the client's goroutine if it waits out a delay or a dial.
+func (c *Client) wake() {
 	select {
-	case c.dropsCh <- struct{}{}:
+	case c.wakeCh <- struct{}{}:
 	default:
 	}
 }
@@ -725,10 +730,8 @@ func (c *Client) Reconnect(code CloseCode, reason string) error {
 			l.startClose(code, reason, c.opts.closeTimeout)
 		}
 	case StateWaiting:
-		select {
-		case c.reconnectCh <- struct{}{}:
-		default:
-		}
+		c.reconnectAsked.Store(true)
+		c.wake()
 	}
 	return nil
 }

@@ -194,28 +194,39 @@ func TestPing(t *testing.T) {
 // that may have waited behind the application's hold on the reader.
 func TestRTTSamples(t *testing.T) {
 	var samples []time.Duration
-	l := &link{onRTT: func(d time.Duration) { samples = append(samples, d) }}
+	var st0 counters
+	l := &link{stats: &st0}
+	pong := func(data string) {
+		n := st0.rtt.Load()
+		st0.rtt.Store(0)
+		l.pong(data)
+		if d := st0.rtt.Load(); d != 0 {
+			samples = append(samples, time.Duration(d))
+		} else {
+			st0.rtt.Store(n)
+		}
+	}
 	send := func() uint64 {
 		l.pings.mu.Lock()
 		defer l.pings.mu.Unlock()
 		id := l.nextPingLocked()
-		l.pings.hbID, l.pings.hbSent, l.pings.hbHolds = id, time.Now().Add(-time.Millisecond), l.holds.Load()
+		l.pings.hbID, l.pings.hbSent, l.pings.hbHolds = id, monoNow()-int64(time.Millisecond), l.holds.Load()
 		return id
 	}
 	id := send()
-	l.pong("unsolicited")
-	l.pong(string(pingPayload(id + 100)))
+	pong("unsolicited")
+	pong(string(pingPayload(id + 100)))
 	assert.Empty(t, samples, "pongs of no ping of the heartbeat")
-	l.pong(string(pingPayload(id)))
+	pong(string(pingPayload(id)))
 	require.Len(t, samples, 1)
 	assert.GreaterOrEqual(t, samples[0], time.Millisecond)
-	l.pong(string(pingPayload(id)))
+	pong(string(pingPayload(id)))
 	assert.Len(t, samples, 1, "a second pong for the same ping")
 
 	id = send()
 	l.hold(true)
 	l.hold(false)
-	l.pong(string(pingPayload(id)))
+	pong(string(pingPayload(id)))
 	assert.Len(t, samples, 1, "the application held the reader meanwhile")
 
 	var st counters

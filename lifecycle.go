@@ -68,7 +68,8 @@ import (
 //
 // Reconnect does not move the state itself: it closes the live connection
 // (marked forced, so that its end skips the policy) or wakes the backoff
-// wait through reconnectCh; the client's goroutine does the rest.
+// wait (reconnectAsked and a token on wakeCh); the client's goroutine does
+// the rest.
 
 // ErrWouldBlock is returned by Send, Receive, WaitState, Flush and Ping
 // when they are called from a hook (on the client's goroutine) and would
@@ -140,10 +141,14 @@ type stopContext struct {
 
 	mu      sync.Mutex
 	stopped bool
-	funcs   []*afterFunc // registered by AfterFunc, not yet stopped
+	funcs   []afterFunc // registered by AfterFunc, not yet stopped
+	nextID  uint64
 }
 
-type afterFunc struct{ f func() }
+type afterFunc struct {
+	id uint64
+	f  func()
+}
 
 func (s *stopContext) Deadline() (time.Time, bool) { return time.Time{}, false }
 func (s *stopContext) Done() <-chan struct{}       { return s.done }
@@ -160,21 +165,24 @@ func (s *stopContext) Err() error {
 
 // AfterFunc arranges for f to run once the context is done, and returns a
 // function that unregisters f, reporting whether it did so before f ran.
+// It costs two allocations: the returned func and, when the list was
+// empty, its backing array.
 func (s *stopContext) AfterFunc(f func()) (stop func() bool) {
-	a := &afterFunc{f: f}
 	s.mu.Lock()
 	if s.stopped {
 		s.mu.Unlock()
 		go f()
 		return func() bool { return false }
 	}
-	s.funcs = append(s.funcs, a)
+	s.nextID++
+	id := s.nextID
+	s.funcs = append(s.funcs, afterFunc{id: id, f: f})
 	s.mu.Unlock()
 	return func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		for i, x := range s.funcs {
-			if x == a {
+			if x.id == id {
 				s.funcs = append(s.funcs[:i], s.funcs[i+1:]...)
 				if len(s.funcs) == 0 {
 					s.funcs = nil // an idle client keeps no slice

@@ -25,19 +25,19 @@ type link struct {
 	// Guarded by the write lock. They track the message a 1009 from the
 	// peer refers to: the largest written in full on this link, the
 	// earliest of equal size (see record).
-	deadline   bool          // a write deadline is set
-	largest    int           // size of the largest frame written or attempted
-	written    int           // size of the largest frame written in full
-	refused    *message      // the message that frame belongs to, whole
-	copyBuf    []byte        // holds a copy of it when it is the caller's buffer
-	keepCopy   bool          // a hook can take a refused message back, so copy it
-	uncopied   message       // stands for a refused message that was not copied
+	deadline bool     // a write deadline is set
+	keepCopy bool     // a hook can take a refused message back, so copy it
+	largest  int      // size of the largest frame written or attempted
+	written  int      // size of the largest frame written in full
+	refused  *message // the message that frame belongs to, whole
+	copyBuf  []byte   // holds a copy of it when it is the caller's buffer
+
 	seen       atomic.Bool   // a frame arrived since the last ping
 	delivering atomic.Bool   // the application holds the reader up (Receive behind, OnMessage running)
 	holds      atomic.Uint32 // counts the times it did, so that a pong behind one is not timed
 
 	aside  *aside                    // reads during the setup; the client's goroutine only
-	onRTT  func(time.Duration)       // takes each round-trip sample of the heartbeat
+	stats  *counters                 // takes the heartbeat's round-trip samples
 	forced atomic.Pointer[closeSpec] // Reconnect closed this link with that code
 
 	causeMu sync.Mutex
@@ -49,8 +49,8 @@ type link struct {
 		wg         sync.WaitGroup
 		timer      *time.Timer
 		stopped    bool
-		nextPing   time.Time
-		unanswered time.Time // when the oldest unanswered ping was sent; zero if none
+		nextPing   int64 // monoNow when the next ping is due
+		unanswered int64 // monoNow when the oldest unanswered ping was sent; 0 if none
 		interval   time.Duration
 		timeout    time.Duration
 	}
@@ -60,12 +60,25 @@ type link struct {
 	pings struct {
 		mu      sync.Mutex
 		next    uint64
-		hbID    uint64    // the heartbeat's last ping
-		hbSent  time.Time // when it was sent; zero once answered
-		hbHolds uint32    // holds when it was sent
+		hbID    uint64 // the heartbeat's last ping
+		hbSent  int64  // monoNow when it was sent; 0 once answered
+		hbHolds uint32 // holds when it was sent
 		waiters map[uint64]chan time.Time
 	}
 }
+
+// uncopied stands for a refused message that was not copied (see record);
+// it is only read.
+var uncopied message
+
+// epoch is the origin of monoNow.
+var epoch = time.Now()
+
+// monoNow is the time on the monotonic clock, in nanoseconds since a point
+// before the package was initialized: never 0, so 0 can mean "none". The
+// heartbeat keeps its times this way, 8 bytes each instead of a time.Time's
+// 24.
+func monoNow() int64 { return int64(time.Since(epoch)) + 1 }
 
 // closeSpec is a close code and reason this side sends.
 type closeSpec struct {
@@ -137,8 +150,12 @@ func (l *link) record(m *message) {
 		l.refused = &message{typ: m.typ, data: l.copyBuf, owned: true, at: m.at, seq: m.seq, tracked: m.tracked}
 	default:
 		// No hook could take it back: count it, keep no copy.
-		l.uncopied = message{at: m.at, seq: m.seq, tracked: m.tracked}
-		l.refused = &l.uncopied
+		if m.tracked {
+			// It stays in the replay window: say so (rare, one allocation).
+			l.refused = &message{at: m.at, seq: m.seq, tracked: true}
+		} else {
+			l.refused = &uncopied
+		}
 	}
 }
 
@@ -291,20 +308,19 @@ func (l *link) pong(data string) {
 		return
 	}
 	id := binary.BigEndian.Uint64([]byte(data))
-	now := time.Now()
 	l.pings.mu.Lock()
 	defer l.pings.mu.Unlock()
-	if id == l.pings.hbID && !l.pings.hbSent.IsZero() {
+	if id == l.pings.hbID && l.pings.hbSent != 0 {
 		sent := l.pings.hbSent
-		l.pings.hbSent = time.Time{}
-		if l.holds.Load() == l.pings.hbHolds && !l.delivering.Load() && l.onRTT != nil {
-			l.onRTT(now.Sub(sent))
+		l.pings.hbSent = 0
+		if l.holds.Load() == l.pings.hbHolds && !l.delivering.Load() && l.stats != nil {
+			l.stats.sampleRTT(time.Duration(monoNow() - sent))
 		}
 		return
 	}
 	if ch, ok := l.pings.waiters[id]; ok {
 		delete(l.pings.waiters, id)
-		ch <- now
+		ch <- time.Now()
 	}
 }
 
@@ -342,7 +358,7 @@ func (l *link) startHeartbeat(interval, timeout time.Duration) {
 	l.hb.mu.Lock()
 	defer l.hb.mu.Unlock()
 	l.hb.interval, l.hb.timeout = interval, timeout
-	l.hb.nextPing = time.Now().Add(interval)
+	l.hb.nextPing = monoNow() + int64(interval)
 	l.armLocked(interval)
 }
 
@@ -364,37 +380,37 @@ func (l *link) tick() {
 		l.hb.mu.Unlock()
 		return
 	}
-	now := time.Now()
+	now := monoNow()
 	if l.seen.Swap(false) || l.delivering.Load() {
 		// A frame arrived, or the reader is held up by the application.
-		l.hb.unanswered = time.Time{}
+		l.hb.unanswered = 0
 	}
-	if !l.hb.unanswered.IsZero() && now.Sub(l.hb.unanswered) >= l.hb.timeout {
+	timeout := l.hb.timeout
+	if l.hb.unanswered != 0 && now-l.hb.unanswered >= int64(timeout) {
 		l.hb.mu.Unlock()
 		l.fail(ErrHeartbeatTimeout)
 		return
 	}
-	ping := !now.Before(l.hb.nextPing)
+	ping := now >= l.hb.nextPing
 	if ping {
-		if l.hb.unanswered.IsZero() {
+		if l.hb.unanswered == 0 {
 			l.hb.unanswered = now
 		}
-		l.hb.nextPing = now.Add(l.hb.interval)
+		l.hb.nextPing = now + int64(l.hb.interval)
 	}
-	next := l.hb.nextPing.Sub(now)
-	if !l.hb.unanswered.IsZero() {
-		next = min(next, l.hb.unanswered.Add(l.hb.timeout).Sub(now))
+	next := l.hb.nextPing - now
+	if l.hb.unanswered != 0 {
+		next = min(next, l.hb.unanswered+int64(timeout)-now)
 	}
-	l.armLocked(next)
-	timeout := l.hb.timeout
+	l.armLocked(time.Duration(next))
 	l.hb.mu.Unlock()
 	if ping {
 		l.pings.mu.Lock()
 		id := l.nextPingLocked()
-		l.pings.hbID, l.pings.hbSent, l.pings.hbHolds = id, time.Now(), l.holds.Load()
+		l.pings.hbID, l.pings.hbSent, l.pings.hbHolds = id, monoNow(), l.holds.Load()
 		l.pings.mu.Unlock()
 		// A failed ping needs no action: the reader or the deadline notices.
-		_ = l.ws.WriteControl(websocket.PingMessage, pingPayload(id), now.Add(timeout))
+		_ = l.ws.WriteControl(websocket.PingMessage, pingPayload(id), time.Now().Add(timeout))
 	}
 }
 

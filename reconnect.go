@@ -146,10 +146,7 @@ func (c *Client) reportDrops() {
 // connected. It returns the new link, or a nil link and the failed attempt.
 func (c *Client) connect(sv *supervisor) (*link, Disconnect) {
 	c.setState(StateConnecting)
-	select {
-	case <-c.reconnectCh: // a Reconnect from before: this attempt answers it
-	default:
-	}
+	c.reconnectAsked.Store(false) // a Reconnect from before: this attempt answers it
 	c.stats.endpoint.Store(int64(sv.endpoint))
 	ws, resp, url, err := c.dialAside(sv)
 	if err != nil {
@@ -161,7 +158,7 @@ func (c *Client) connect(sv *supervisor) (*link, Disconnect) {
 	c.countPings(ws)
 	l.url = url
 	l.keepCopy = c.opts.splitter != nil || c.opts.onDropped != nil || c.opts.onDisconnect != nil
-	l.onRTT = c.stats.sampleRTT
+	l.stats = &c.stats
 	c.cur.Store(l)
 	if c.opts.compressOnShrink {
 		ws.EnableWriteCompression(sv.compress)
@@ -196,7 +193,9 @@ func (c *Client) connect(sv *supervisor) (*link, Disconnect) {
 		c.stats.upSince.Store(l.connectedAt.UnixNano())
 		c.stats.downSince.Store(0)
 		c.setState(StateConnected)
-		c.logger.LogAttrs(context.Background(), slog.LevelInfo, "wsreconnect: connected", slog.String("url", redactRaw(l.url)))
+		if c.logger.Enabled(context.Background(), slog.LevelInfo) {
+			c.logger.LogAttrs(context.Background(), slog.LevelInfo, "wsreconnect: connected", slog.String("url", redactRaw(l.url)))
+		}
 	}
 	return l, Disconnect{}
 }
@@ -327,17 +326,13 @@ var errBroken = errors.New("wsreconnect: connection broke while the reader waite
 // the connection ends, handing data messages to the OnMessage hook or to
 // Receive.
 func (c *Client) serve(l *link) Disconnect {
-	var inbox chan received
-	if c.opts.onMessage == nil {
-		inbox = c.in.channel(c.opts.receiveBuffer)
-	}
-	err := c.takeOver(l, inbox)
+	err := c.takeOver(l)
 	for err == nil {
 		var m received
 		var consumed bool
 		m, consumed, err = c.readMessage(l)
 		if err == nil && !consumed {
-			err = c.deliver(l, inbox, m)
+			err = c.deliver(l, m)
 		}
 	}
 	// Close the socket first: a write in progress returns and frees the
@@ -359,20 +354,20 @@ var errEnded = errors.New("wsreconnect: connection ended")
 // takeOver delivers what the aside reader read during the setup and Conn.
 // Receive did not take, then its last result, and returns the error that
 // ended reading, if any.
-func (c *Client) takeOver(l *link, inbox chan received) error {
+func (c *Client) takeOver(l *link) error {
 	a := l.aside
 	l.aside = nil
 	for _, m := range a.finish() {
-		if err := c.deliver(l, inbox, m); err != nil {
-			<-a.handoff
+		if err := c.deliver(l, m); err != nil {
+			a.result()
 			return err
 		}
 	}
-	r := <-a.handoff
+	r := a.result()
 	if r.err != nil || r.none {
 		return r.err
 	}
-	return c.deliver(l, inbox, r.m)
+	return c.deliver(l, r.m)
 }
 
 // readMessage reads the next data message from l, counts it and, with
@@ -398,8 +393,10 @@ func (c *Client) readMessage(l *link) (m received, consumed bool, err error) {
 // deliver hands a received message to the OnMessage hook or to Receive.
 // When Receive is behind by more than the overflow holds, it waits for
 // Receive to take one, and returns an error if the connection broke
-// meanwhile (the message stays first in line for Receive).
-func (c *Client) deliver(l *link, inbox chan received, m received) error {
+// meanwhile (the message stays first in line for Receive). The receive
+// buffer is made with the first message (or the first Receive), so that an
+// idle client that has received nothing holds none.
+func (c *Client) deliver(l *link, m received) error {
 	if c.closing.Load() {
 		return nil // closing: read on until the peer answers the close
 	}
@@ -412,7 +409,7 @@ func (c *Client) deliver(l *link, inbox chan received, m received) error {
 		l.hold(false)
 		return nil
 	}
-	if !c.in.put(inbox, m) {
+	if !c.in.put(c.in.channel(c.opts.receiveBuffer), m) {
 		return nil
 	}
 	// The overflow is full: stop reading until Receive catches up. The
@@ -666,9 +663,11 @@ func (c *Client) sleep(sv *supervisor, d time.Duration) bool {
 			return true
 		case <-c.ctx.Done():
 			return false
-		case <-c.dropsCh:
+		case <-c.wakeCh:
 			c.reportDrops()
-		case <-c.reconnectCh:
+			if !c.reconnectAsked.Swap(false) {
+				continue
+			}
 			now := time.Now()
 			at := laterOf(now, sv.lastForced.Add(c.forcedGap()))
 			if at.Before(deadline) {
@@ -719,6 +718,13 @@ func (c *Client) forcedDisconnect(sv *supervisor, d Disconnect) time.Duration {
 // logDecision records one decision. It logs no header values, and URLs
 // without credentials or query.
 func (c *Client) logDecision(d Disconnect, a Action, wait time.Duration) {
+	level := slog.LevelInfo
+	if a == Abort {
+		level = slog.LevelWarn
+	}
+	if !c.logger.Enabled(context.Background(), level) {
+		return // the attributes below cost a dozen allocations
+	}
 	attrs := []slog.Attr{
 		slog.String("action", a.String()),
 		slog.Int("attempt", d.Attempt),
@@ -746,10 +752,6 @@ func (c *Client) logDecision(d Disconnect, a Action, wait time.Duration) {
 		attrs = append(attrs, slog.String("error", d.Err.Error()))
 	}
 	attrs = append(attrs, slog.String("explain", d.Explain()))
-	level := slog.LevelInfo
-	if a == Abort {
-		level = slog.LevelWarn
-	}
 	c.logger.LogAttrs(context.Background(), level, "wsreconnect: disconnected", attrs...)
 }
 
@@ -840,7 +842,7 @@ func (c *Client) dialAside(sv *supervisor) (*websocket.Conn, *http.Response, str
 		select {
 		case r = <-ch:
 			done = true
-		case <-c.dropsCh:
+		case <-c.wakeCh:
 			c.reportDrops()
 		}
 	}

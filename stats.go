@@ -69,6 +69,7 @@ type counters struct {
 	backoff                atomic.Int64
 	endpoint               atomic.Int64
 	url                    atomic.Pointer[string] // the URL the URL func gave, redacted
+	trackURL               bool                   // a URL func is set: record each attempt's URL
 	rtt, rttAvg            atomic.Int64
 	upSince, downSince     atomic.Int64 // unix nanoseconds, 0 for none
 	pingsIn, lastPingIn    atomic.Int64 // the peer's pings; unix nanoseconds of the last
@@ -78,6 +79,9 @@ type counters struct {
 
 // setURL records the URL of an attempt made with a URL func.
 func (s *counters) setURL(raw string) {
+	if !s.trackURL {
+		return // Stats takes the URL from the endpoint
+	}
 	r := redactRaw(raw)
 	s.url.Store(&r)
 }
