@@ -38,6 +38,20 @@ func seqAcks(consume bool) Acks {
 
 func seqMsg(n int) []byte { return []byte("seq:" + strconv.Itoa(n)) }
 
+// receivedOn returns what the server recorded on connection conn, recorded
+// as "conn/data" by the servers of these tests, without the prefix.
+func receivedOn(srv *testServer, conn int) []string {
+	_, _, received := srv.snapshot()
+	prefix := strconv.Itoa(conn) + "/"
+	var got []string
+	for _, r := range received {
+		if s, ok := strings.CutPrefix(string(r), prefix); ok {
+			got = append(got, s)
+		}
+	}
+	return got
+}
+
 // ackServer records what it reads and, when ack(conn) says so, answers
 // each "seq:N" with "ack:N"; a connection that does not ack ends after
 // dropAfter messages (if positive).
@@ -82,13 +96,7 @@ func TestAcksReplayWhatWasNotAcknowledged(t *testing.T) {
 	assert.Equal(t, 0, st.Unacked)
 	assert.GreaterOrEqual(t, st.Replayed, int64(1))
 
-	_, _, received := srv.snapshot()
-	var second []string
-	for _, r := range received {
-		if s, ok := strings.CutPrefix(string(r), "2/"); ok {
-			second = append(second, s)
-		}
-	}
+	second := receivedOn(srv, 2)
 	require.NotEmpty(t, second)
 	// What the first connection read was never acknowledged: all ten come
 	// again, in order, on the second.
@@ -118,13 +126,7 @@ func TestAcksWithoutAcksLosesWhatWasInFlight(t *testing.T) {
 	srv.waitFor("message 11", func(s view) bool {
 		return len(s.received) > 0 && strings.HasSuffix(string(s.received[len(s.received)-1]), "seq:11")
 	})
-	_, _, received := srv.snapshot()
-	var second []string
-	for _, r := range received {
-		if s, ok := strings.CutPrefix(string(r), "2/"); ok {
-			second = append(second, s)
-		}
-	}
+	second := receivedOn(srv, 2)
 	assert.Equal(t, []string{"seq:11"}, second, "nothing is written again without acks")
 }
 
@@ -317,13 +319,7 @@ func TestAcksRefusedMessageIsWrittenAgainOnce(t *testing.T) {
 	require.NoError(t, c.Send(ctx, TextMessage, []byte("seq:30 b")))
 	require.NoError(t, c.Flush(ctx))
 
-	_, _, received := srv.snapshot()
-	var second []string
-	for _, r := range received {
-		if s, ok := strings.CutPrefix(string(r), "2/"); ok {
-			second = append(second, s)
-		}
-	}
+	second := receivedOn(srv, 2)
 	require.NotEmpty(t, second)
 	assert.Equal(t, "seq:10 a", second[0], "the unacknowledged message comes first")
 	var body strings.Builder
