@@ -157,6 +157,12 @@ func New(rawURL string, opts ...Option) (*Client, error) {
 	if o.writePool != nil {
 		o.dialer.WriteBufferPool = o.writePool
 	}
+	if o.dialer.WriteBufferSize == 0 && o.dialer.WriteBufferPool == nil {
+		// One frame and one write call per message up to 64 KiB, with a
+		// buffer held only while writing (buffers.go).
+		o.dialer.WriteBufferSize = defaultWriteBuffer
+		o.dialer.WriteBufferPool = &writePool
+	}
 	o.dialer = prepareDialer(o.dialer)
 
 	c := &Client{

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"io"
 	"math"
 	"net/http"
 	"strings"
@@ -35,6 +34,8 @@ type link struct {
 	seen       atomic.Bool   // a frame arrived since the last ping
 	delivering atomic.Bool   // the application holds the reader up (Receive behind, OnMessage running)
 	holds      atomic.Uint32 // counts the times it did, so that a pong behind one is not timed
+
+	lastSize int // size of the last message read, where the next read starts
 
 	aside  *aside                    // reads during the setup; the client's goroutine only
 	stats  *counters                 // takes the heartbeat's round-trip samples
@@ -159,28 +160,27 @@ func (l *link) record(m *message) {
 	}
 }
 
-// read reads the next data message. Compressed messages are held to limit
+// read reads the next data message into pooled buffers and returns a
+// copy of its own (see buffers.go). Compressed messages are held to limit
 // by their decompressed size; gorilla's own limit counts wire bytes.
 func (l *link) read(limit int64) (int, []byte, error) {
-	if !l.inflate {
-		return l.ws.ReadMessage()
-	}
 	typ, r, err := l.ws.NextReader()
 	if err != nil {
 		return 0, nil, err
 	}
-	n := limit
-	if n < math.MaxInt64 {
-		n++ // one byte more than the limit tells a message over it
+	max := int64(math.MaxInt64)
+	if l.inflate {
+		max = limit
 	}
-	data, err := io.ReadAll(io.LimitReader(r, n))
+	data, over, err := readBody(r, l.lastSize, max)
 	if err != nil {
 		return 0, nil, err
 	}
-	if int64(len(data)) > limit {
+	if over {
 		l.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(int(CloseMessageTooBig), ""), time.Now().Add(time.Second))
 		return 0, nil, websocket.ErrReadLimit
 	}
+	l.lastSize = len(data)
 	return typ, data, nil
 }
 

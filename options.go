@@ -696,9 +696,17 @@ func WithCompressionOnShrink() Option {
 // WithWriteBufferPool makes the client's connections take their write
 // buffers from p while writing and give them back when done, instead of
 // each holding its own buffer. Give many clients the same pool (a
-// *sync.Pool will do) to save about 4 KiB per idle connection. It sets the
-// dialer's WriteBufferPool, whichever order it is given in with WithDialer.
-// Default: none; each connection keeps its buffer.
+// *sync.Pool will do); its buffers are the dialer's WriteBufferSize. It
+// sets the dialer's WriteBufferPool, whichever order it is given in with
+// WithDialer.
+//
+// Default: when the dialer sets neither WriteBufferSize nor
+// WriteBufferPool (as websocket.DefaultDialer does not), the client writes
+// through 64 KiB buffers from a pool inside the package, shared by every
+// Client in the process and held only while a message is written: a message
+// up to 64 KiB goes out as one frame in one write call, and an idle
+// connection holds no write buffer. A dialer that sets WriteBufferSize
+// without a pool keeps a buffer of that size per connection.
 func WithWriteBufferPool(p websocket.BufferPool) Option {
 	return func(o *options) error {
 		if p == nil {

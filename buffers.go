@@ -1,0 +1,195 @@
+package wsreconnect
+
+import (
+	"io"
+	"math/bits"
+	"sync"
+)
+
+// Buffers shared by every Client in the process, taken only while a
+// message is read or written, so that an idle connection holds none. They
+// are internal: no caller ever sees one.
+//
+// Reading: gorilla/websocket does not tell a message's length before it is
+// read, and growing a slice by doubling costs a dozen allocations and as
+// many copies for a 64 KiB message. Instead a message is read into a
+// pooled buffer of a size class (a power of two from 4 KiB to 1 MiB),
+// moving up a class when it fills, and handed out as one exact-size copy:
+// one allocation whatever the size. Larger messages grow beyond the last
+// class the usual way and are handed out as read.
+//
+// Writing: by default the dialer writes through a write buffer of
+// defaultWriteBuffer bytes, so that a message up to that size goes out as
+// one frame in one write call, taken from writePool only while a message
+// is written (gorilla's advice: one pool per buffer size).
+
+const (
+	minReadClass = 12 // 4 KiB
+	maxReadClass = 20 // 1 MiB
+	numClasses   = maxReadClass - minReadClass + 1
+
+	// defaultWriteBuffer is the write buffer size of a dialer that sets
+	// neither WriteBufferSize nor WriteBufferPool.
+	defaultWriteBuffer = 64 << 10
+)
+
+// readBuf is what the read pools hold: a pointer, so that Put does not
+// allocate.
+type readBuf struct {
+	b     []byte
+	probe [1]byte // for the read that tells whether a full buffer is the whole message
+}
+
+var (
+	readPools [numClasses]bufferPool
+	// writePool holds the write buffers of dialers at defaultWriteBuffer.
+	writePool = bufferPool{keep: 4}
+)
+
+func init() {
+	for i := range readPools {
+		// Keep up to 256 KiB of each class below 1 MiB, and one of 1 MiB.
+		readPools[i].keep = max(1, (256<<10)>>(minReadClass+i))
+	}
+}
+
+// bufferPool is a websocket.BufferPool that keeps up to keep buffers on a
+// free list of its own, which a garbage collection does not empty, and
+// passes the rest to a sync.Pool, which it does. A sync.Pool alone misses
+// often here: a buffer put back on one P is not found from another until
+// it moves, and every collection (frequent, when 64 KiB messages are
+// copied out) clears it, and each miss is a new buffer.
+type bufferPool struct {
+	mu    sync.Mutex
+	free  []any
+	keep  int
+	spill sync.Pool
+}
+
+func (p *bufferPool) Get() any {
+	p.mu.Lock()
+	if n := len(p.free); n > 0 {
+		v := p.free[n-1]
+		p.free[n-1] = nil
+		p.free = p.free[:n-1]
+		p.mu.Unlock()
+		return v
+	}
+	p.mu.Unlock()
+	return p.spill.Get()
+}
+
+func (p *bufferPool) Put(v any) {
+	p.mu.Lock()
+	if len(p.free) < p.keep {
+		if p.free == nil {
+			p.free = make([]any, 0, p.keep)
+		}
+		p.free = append(p.free, v)
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	p.spill.Put(v)
+}
+
+// readClass returns the class whose buffers hold n bytes, at most the last.
+func readClass(n int) int {
+	if n <= 1<<minReadClass {
+		return 0
+	}
+	c := bits.Len(uint(n-1)) - minReadClass
+	return min(c, numClasses-1)
+}
+
+func getReadBuf(class int) *readBuf {
+	if rb, ok := readPools[class].Get().(*readBuf); ok {
+		return rb
+	}
+	return &readBuf{b: make([]byte, 1<<(minReadClass+class))}
+}
+
+func putReadBuf(class int, rb *readBuf) { readPools[class].Put(rb) }
+
+// readBody reads r to its end, at most max bytes (one more tells a message
+// over max: then it returns over), into pooled buffers, starting at the
+// class that holds hint bytes, and returns the message as a slice of its
+// own.
+func readBody(r io.Reader, hint int, max int64) (data []byte, over bool, err error) {
+	class := readClass(hint + 1) // room for one more: a message of the hint's size ends with no probe
+	rb := getReadBuf(class)
+	buf := rb.b
+	n := 0
+	for {
+		if n == len(buf) {
+			if rb == nil {
+				// A slice of its own, past the last class: grow it.
+				buf = append(buf, 0)[:cap(buf)]
+				continue
+			}
+			// Full: see whether the message ends here before growing.
+			k, err := r.Read(rb.probe[:])
+			if k == 0 {
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					putReadBuf(class, rb)
+					return nil, false, err
+				}
+				continue
+			}
+			var next []byte
+			if class < numClasses-1 {
+				nrb := getReadBuf(class + 1)
+				next = nrb.b
+				copy(next, buf[:n])
+				next[n] = rb.probe[0]
+				putReadBuf(class, rb)
+				class++
+				rb = nrb
+			} else {
+				next = make([]byte, n+1, 2*n)
+				copy(next, buf[:n])
+				next[n] = rb.probe[0]
+				putReadBuf(class, rb)
+				rb = nil
+				next = next[:cap(next)]
+			}
+			buf = next
+			n++
+			if int64(n) > max {
+				return release(rb, class, true)
+			}
+			continue
+		}
+		k, err := r.Read(buf[n:])
+		n += k
+		if int64(n) > max {
+			return release(rb, class, true)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if rb != nil {
+				putReadBuf(class, rb)
+			}
+			return nil, false, err
+		}
+	}
+	if rb == nil {
+		return buf[:n:n], false, nil
+	}
+	data = make([]byte, n)
+	copy(data, buf[:n])
+	putReadBuf(class, rb)
+	return data, false, nil
+}
+
+func release(rb *readBuf, class int, over bool) ([]byte, bool, error) {
+	if rb != nil {
+		putReadBuf(class, rb)
+	}
+	return nil, over, nil
+}

@@ -1,0 +1,103 @@
+package wsreconnect
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"testing/iotest"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestReadBody(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	sizes := []int{0, 1, 16, 4095, 4096, 4097, 8191, 8192, 65535, 65536, 65537, 1 << 20, 1<<20 + 1, 3<<20 + 7}
+	hints := []int{0, 16, 4096, 65536, 1 << 20, 8 << 20}
+	wrap := map[string]func(io.Reader) io.Reader{
+		"whole":   func(r io.Reader) io.Reader { return r },
+		"onebyte": iotest.OneByteReader,
+		"half":    iotest.HalfReader,
+		"eofdata": iotest.DataErrReader,
+	}
+	var kept [][]byte
+	var want [][]byte
+	for _, n := range sizes {
+		for _, hint := range hints {
+			for name, w := range wrap {
+				if name == "onebyte" && n > 70000 {
+					continue // slow, and says nothing the smaller sizes do not
+				}
+				msg := make([]byte, n)
+				for i := range msg {
+					msg[i] = byte(rng.Uint32())
+				}
+				got, over, err := readBody(w(bytes.NewReader(msg)), hint, math.MaxInt64)
+				require.NoError(t, err, "size %d hint %d %s", n, hint, name)
+				require.False(t, over)
+				require.NotNil(t, got, "an empty message is an empty slice, not nil")
+				require.Equal(t, n, len(got), "size %d hint %d %s", n, hint, name)
+				require.Equal(t, n, cap(got), "the copy is exactly the message's size")
+				require.True(t, bytes.Equal(msg, got), "size %d hint %d %s", n, hint, name)
+				kept = append(kept, got)
+				want = append(want, msg)
+			}
+		}
+	}
+	// A message handed out is the caller's: later reads through the same
+	// pooled buffers do not touch it.
+	for i := range kept {
+		require.True(t, bytes.Equal(want[i], kept[i]), "message %d changed after later reads", i)
+	}
+}
+
+func TestReadBodyLimit(t *testing.T) {
+	for _, limit := range []int64{0, 1, 4096, 4097, 65536, 1<<20 + 3} {
+		for _, n := range []int64{limit - 1, limit, limit + 1, limit + 5000} {
+			if n < 0 {
+				continue
+			}
+			got, over, err := readBody(bytes.NewReader(make([]byte, n)), int(n), limit)
+			require.NoError(t, err)
+			if n > limit {
+				require.True(t, over, "limit %d, size %d", limit, n)
+				require.Nil(t, got)
+			} else {
+				require.False(t, over, "limit %d, size %d", limit, n)
+				require.Len(t, got, int(n))
+			}
+		}
+	}
+}
+
+func TestReadBodyError(t *testing.T) {
+	boom := errors.New("boom")
+	for _, n := range []int{0, 100, 4096, 70000, 2 << 20} {
+		r := io.MultiReader(bytes.NewReader(make([]byte, n)), iotest.ErrReader(boom))
+		got, over, err := readBody(r, 0, math.MaxInt64)
+		require.ErrorIs(t, err, boom, "size %d", n)
+		require.False(t, over)
+		require.Nil(t, got)
+	}
+}
+
+func TestReadClass(t *testing.T) {
+	for _, c := range []struct{ n, class int }{
+		{0, 0}, {1, 0}, {4096, 0}, {4097, 1}, {8192, 1}, {8193, 2}, {65536, 4}, {65537, 5}, {1 << 20, numClasses - 1}, {1 << 30, numClasses - 1},
+	} {
+		require.Equal(t, c.class, readClass(c.n), "n=%d", c.n)
+	}
+}
+
+func TestBufferPoolKeepsWhatACollectionWouldClear(t *testing.T) {
+	p := bufferPool{keep: 2}
+	a, b, c := &readBuf{}, &readBuf{}, &readBuf{}
+	p.Put(a)
+	p.Put(b)
+	p.Put(c) // past keep: into the sync.Pool
+	require.Len(t, p.free, 2)
+	require.Same(t, b, p.Get())
+	require.Same(t, a, p.Get())
+}
