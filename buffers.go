@@ -3,6 +3,7 @@ package wsreconnect
 import (
 	"io"
 	"math/bits"
+	"net"
 	"sync"
 )
 
@@ -192,4 +193,60 @@ func release(rb *readBuf, class int, over bool) ([]byte, bool, error) {
 		putReadBuf(class, rb)
 	}
 	return nil, over, nil
+}
+
+// readAheadClass is the class of the buffer a connection reads ahead into
+// (16 KiB) while data keeps coming.
+const readAheadClass = 2
+
+// smallReadBuffer is the size of gorilla's own read buffer (its bufio.Reader)
+// when the dialer leaves ReadBufferSize at 0: the least gorilla takes, enough
+// for a frame header. The bytes read ahead wait in a pooled buffer of
+// readAheadConn instead, held only while there are some.
+const smallReadBuffer = 128
+
+// readAheadConn is a plain TCP connection under gorilla's small read
+// buffer. While data keeps arriving (the last read filled what it was
+// given), it reads ahead into a pooled 16 KiB buffer and serves later reads
+// from it, so that a burst of small frames still costs one system call per
+// 16 KiB; when the socket runs dry it reads straight into the caller's
+// buffer again, so that a connection waiting for data holds no pooled
+// buffer. Only the connection's reader calls Read.
+type readAheadConn struct {
+	net.Conn
+	ahead *readBuf // bytes read ahead, [r:w]; nil when there are none
+	r, w  int
+	err   error // the error of the read ahead, once its bytes are served
+	hot   bool  // the last read filled what it was given: more is likely waiting
+}
+
+func (c *readAheadConn) Read(p []byte) (int, error) {
+	if c.ahead != nil {
+		n := copy(p, c.ahead.b[c.r:c.w])
+		c.r += n
+		if c.r == c.w {
+			putReadBuf(readAheadClass, c.ahead)
+			c.ahead = nil
+			err := c.err
+			c.err = nil
+			return n, err
+		}
+		return n, nil
+	}
+	if !c.hot || len(p) >= 1<<(minReadClass+readAheadClass) {
+		n, err := c.Conn.Read(p)
+		c.hot = n == len(p) && n > 0
+		return n, err
+	}
+	rb := getReadBuf(readAheadClass)
+	n, err := c.Conn.Read(rb.b)
+	c.hot = n == len(rb.b)
+	k := copy(p, rb.b[:n])
+	if k < n {
+		c.ahead, c.r, c.w, c.err = rb, k, n, err
+		return k, nil
+	} else {
+		putReadBuf(readAheadClass, rb)
+	}
+	return k, err
 }

@@ -163,6 +163,12 @@ func New(rawURL string, opts ...Option) (*Client, error) {
 		o.dialer.WriteBufferSize = defaultWriteBuffer
 		o.dialer.WriteBufferPool = &writePool
 	}
+	if o.dialer.ReadBufferSize == 0 {
+		// gorilla's buffer only for frame headers; data read ahead waits
+		// in a pooled buffer (buffers.go).
+		o.dialer.ReadBufferSize = smallReadBuffer
+		o.readAhead = true
+	}
 	o.dialer = prepareDialer(o.dialer)
 
 	c := &Client{

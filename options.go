@@ -67,6 +67,7 @@ type options struct {
 	dialer           websocket.Dialer
 	header           http.Header
 	readLimit        int64
+	readAhead        bool // the dialer's read buffer is the package's small one, see buffers.go
 	maxMessageSize   int
 	sendBuffer       int
 	sendBufferBytes  int

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -778,8 +779,9 @@ type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 type attemptKey struct{}
 
 type dialAttempt struct {
-	ctx  context.Context // the attempt's own context (gorilla derives others)
-	stop func() bool     // stops the cancellation watch on the dialed socket
+	ctx       context.Context // the attempt's own context (gorilla derives others)
+	stop      func() bool     // stops the cancellation watch on the dialed socket
+	readAhead bool            // wrap a plain TCP connection in a readAheadConn
 }
 
 // prepareDialer makes the dialer's handshake respect cancellation: gorilla
@@ -797,21 +799,27 @@ func prepareDialer(d websocket.Dialer) websocket.Dialer {
 	}
 	d.NetDial = nil
 	d.HandshakeTimeout = 0 // the client bounds each attempt itself
-	d.NetDialContext = watchDial(base)
+	d.NetDialContext = watchDial(base, true)
 	if d.NetDialTLSContext != nil {
-		d.NetDialTLSContext = watchDial(d.NetDialTLSContext)
+		d.NetDialTLSContext = watchDial(d.NetDialTLSContext, false)
 	}
 	return d
 }
 
-func watchDial(base dialFunc) dialFunc {
+// watchDial wraps a dial func; plain says it dials TCP (not TLS), which
+// may be wrapped in a readAheadConn.
+func watchDial(base dialFunc, plain bool) dialFunc {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		conn, err := base(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
 		if a, ok := ctx.Value(attemptKey{}).(*dialAttempt); ok && a.stop == nil {
-			a.stop = context.AfterFunc(a.ctx, func() { conn.Close() })
+			if plain && a.readAhead {
+				conn = &readAheadConn{Conn: conn}
+			}
+			c := conn
+			a.stop = context.AfterFunc(a.ctx, func() { c.Close() })
 		}
 		return conn, nil
 	}
@@ -869,7 +877,7 @@ func (c *Client) dial(endpoint, attempt int, trace *handshakeTrace) (*websocket.
 		}
 	}
 	c.stats.setURL(url)
-	attemptState := &dialAttempt{}
+	attemptState := &dialAttempt{readAhead: c.opts.readAhead && len(url) > 3 && strings.EqualFold(url[:3], "ws:")}
 	ctx = context.WithValue(ctx, attemptKey{}, attemptState)
 	attemptState.ctx = ctx
 	header := c.opts.header

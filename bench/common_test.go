@@ -19,12 +19,14 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/wsreconnect/wsreconnect"
 )
 
 var (
 	stormSVG   = flag.String("storm.svg", "", "write the restart-storm chart (SVG) of the last storm run to this file")
 	echoBinary = flag.String("echoserver", "", "path of a built echoserver; built from ./echoserver when empty")
 	peerImpl   = flag.String("peer", "gws", "implementation of the echo server process: gws or gorilla")
+	clientRead = flag.Int("client.readbuffer", 0, "the Client's dialer ReadBufferSize in the echo benchmarks (0: the Client's default, 128 B with pooled read-ahead)")
 )
 
 // echoPath is the echo server binary used by every benchmark.
@@ -271,3 +273,13 @@ func sortDurations(d []time.Duration) {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// clientOptions are the options the echo benchmarks give the Client.
+func clientOptions(opts ...wsreconnect.Option) []wsreconnect.Option {
+	if *clientRead > 0 {
+		d := *websocket.DefaultDialer
+		d.ReadBufferSize = *clientRead
+		opts = append(opts, wsreconnect.WithDialer(&d))
+	}
+	return opts
+}

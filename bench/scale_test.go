@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,6 +22,7 @@ var (
 	scaleIdle    = flag.Duration("scale.idle", 60*time.Second, "idle window over which BenchmarkScale measures CPU (1s with -test.short)")
 	scaleStorms  = flag.Int("scale.storms", 3, "server restarts in BenchmarkScale; the figures are their medians (1 with -test.short)")
 	scaleSVG     = flag.String("scale.svg", "", "write the chart of BenchmarkScale's restarts (SVG) to this file")
+	scaleProfile = flag.String("scale.cpuprofile", "", "write a CPU profile of BenchmarkScale's idle window to this file")
 )
 
 // scaleDown is how long the server stays killed in BenchmarkScale.
@@ -112,10 +114,12 @@ func runScale(b *testing.B, n int, idle time.Duration, storms int) {
 	// gone, CPU over the window, the figures again after it.
 	g := waitGoroutines(g0+n, 10*time.Second)
 	b.Logf("right after connecting: %.3f goroutines per client", float64(g-g0)/float64(n))
+	stopProfile := startCPUProfile(b, *scaleProfile)
 	cpu0 := cpuTime()
 	window := time.NewTimer(idle)
 	<-window.C // the measurement window itself, not a wait for an event
 	cpu := cpuTime() - cpu0
+	stopProfile()
 	b.ReportMetric(100*cpu.Seconds()/idle.Seconds(), "idle-cpu-%")
 	ms1, g1 := gcStats()
 	perClient := func(a, b uint64) float64 { return float64(int64(a)-int64(b)) / float64(n) }
@@ -321,4 +325,23 @@ func scaleChart(n int, runs []stormResult) string {
 			fmt.Sprintf("restart %d: peak %d per 100 ms (%.3fx), all back %.1f s after", i+1, r.peak, float64(r.peak)/float64(n), r.p99.Seconds())})
 	}
 	return reconnectChart(fmt.Sprintf("Server SIGKILLed, back after %.0f s: %d clients, default backoff — reconnections per 100 ms", scaleDown.Seconds(), n), up, series)
+}
+
+// startCPUProfile writes a CPU profile to path until the returned func is
+// called; with no path it does nothing.
+func startCPUProfile(b *testing.B, path string) (stop func()) {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }

@@ -180,7 +180,7 @@ func dialEcho(b *testing.B, impl, url string) echoConn {
 		}
 		return coderConn{c}
 	default:
-		c, err := wsreconnect.Dial(ctx, url)
+		c, err := wsreconnect.Dial(ctx, url, clientOptions()...)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -219,7 +219,7 @@ func benchEcho(b *testing.B, pipelined bool) {
 type callbackDial func(ctx context.Context, url string, onMessage func(data []byte)) (send func([]byte) error, close func(), err error)
 
 func dialOnMessage(ctx context.Context, url string, onMessage func([]byte)) (func([]byte) error, func(), error) {
-	c, err := wsreconnect.Dial(ctx, url, wsreconnect.WithOnMessage(func(_ wsreconnect.MessageType, data []byte) { onMessage(data) }))
+	c, err := wsreconnect.Dial(ctx, url, clientOptions(wsreconnect.WithOnMessage(func(_ wsreconnect.MessageType, data []byte) { onMessage(data) }))...)
 	if err != nil {
 		return nil, nil, err
 	}
