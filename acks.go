@@ -20,8 +20,9 @@ const (
 //
 // ID and Acked are not hooks: ID runs on the goroutine that writes (Send's,
 // or the client's for queued messages and replays) under the client's
-// write lock, Acked on the goroutine that reads. Both must be quick and
-// must not call the Client.
+// write lock, Acked on the goroutine that reads (the client's, or one in
+// Receive: see Client.Receive). Both must be quick and must not call the
+// Client.
 type Acks struct {
 	// ID reports the sequence number a written message carries (ok=false:
 	// not tracked). It is called once per message Send accepts, on each

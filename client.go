@@ -582,6 +582,17 @@ func (c *Client) writeFrameLocked(ctx context.Context, l *link, m message, data 
 // wrapping ErrClosed and the abort reason, without waiting for Done; after
 // Close it returns ErrClosed. Called from a hook with nothing buffered, it
 // returns ErrWouldBlock (or, after an abort, the reason) at once.
+//
+// With a ctx that cannot be canceled (ctx.Done() returns nil, as for
+// context.Background), a Receive that finds nothing buffered may read the
+// connection itself, on the caller's goroutine, instead of waiting for the
+// client's goroutine to hand the message over: a loop of such Receives
+// costs what a loop of gorilla's ReadMessage does. Nothing else changes:
+// messages arrive once and in order, the heartbeat, Close and Reconnect
+// work as ever (they end the read by acting on the connection), and the
+// hooks still run on the client's goroutine. With a ctx that can be
+// canceled, Receive never reads: a read cannot be interrupted without
+// ending the connection.
 func (c *Client) Receive(ctx context.Context) (MessageType, []byte, error) {
 	if c.closing.Load() {
 		return 0, nil, ErrClosed
@@ -596,6 +607,14 @@ func (c *Client) Receive(ctx context.Context) (MessageType, []byte, error) {
 		}
 		return 0, nil, ErrWouldBlock
 	}
+	if ctx.Done() == nil && c.opts.onMessage == nil {
+		return c.receiveReading(inbox)
+	}
+	// This Receive cannot wait for a read to end: the client's goroutine
+	// reads (see role.go).
+	c.in.others.Add(1)
+	defer c.in.others.Add(-1)
+	c.recallRead(c.cur.Load())
 	select {
 	case m := <-inbox:
 		return m.typ, m.data, nil

@@ -25,6 +25,13 @@ type inbox struct {
 	ch atomic.Pointer[chan received]
 	n  atomic.Int32 // messages in the overflow, for the reader's fast path
 
+	// Receive callers waiting for a message (role.go): takers with a
+	// context that cannot be canceled, others with one that can; offer
+	// wakes a taker when the reading is offered.
+	takers atomic.Int32
+	others atomic.Int32
+	offer  atomic.Pointer[chan struct{}]
+
 	mu      sync.Mutex
 	ring    *[overflowMessages]received // the overflow, made on first use
 	head    int
@@ -44,6 +51,19 @@ func (in *inbox) channel(size int) chan received {
 		return ch
 	}
 	return *in.ch.Load()
+}
+
+// offerChannel returns the channel that wakes a Receive when the reading is
+// offered, made on first use.
+func (in *inbox) offerChannel() chan struct{} {
+	if p := in.offer.Load(); p != nil {
+		return *p
+	}
+	ch := make(chan struct{}, 1)
+	if in.offer.CompareAndSwap(nil, &ch) {
+		return ch
+	}
+	return *in.offer.Load()
 }
 
 // put hands m to Receive, and reports whether the overflow is now full.

@@ -19,7 +19,8 @@ import (
 //
 // The client's goroutine is the one New starts. It alone dials (through a
 // short-lived goroutine that does not run user code), sets each new
-// connection up, reads, decides and waits out the backoff, and it alone
+// connection up, reads (but see "Reading" below), decides and waits out
+// the backoff, and it alone
 // calls the hooks: the Policy, OnConnect, OnMessage, OnDisconnect,
 // OnDropped and OnStateChange. They run one at a time, outside locks,
 // marked by inHook. The header func (WithHeaderFunc) and the URL func
@@ -32,7 +33,14 @@ import (
 // (aside.go) reads the connection, so that pongs, acks and close frames are
 // seen and Conn.Receive has messages; at the first message boundary after
 // the setup the client's goroutine takes the reading over. Only then is the
-// client connected.
+// client connected. Without an OnConnect hook and WithAcks nothing in the
+// setup waits for the peer, so no aside reader runs: the client's goroutine
+// writes the queue and then reads, and an idle client runs one goroutine.
+//
+// Reading, once connected: the client's goroutine reads, except that it may
+// offer the reading, between two messages, to a Receive whose context
+// cannot be canceled, and take it back (role.go); whoever reads hands the
+// read error that ends a connection to the client's goroutine.
 //
 // Messages dropped on other goroutines (Send making room, Close discarding
 // the queue) wait in w.pending, bounded, until the client's goroutine

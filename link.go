@@ -37,6 +37,13 @@ type link struct {
 
 	lastSize int // size of the last message read, where the next read starts
 
+	// Who reads (role.go).
+	role        atomic.Int32
+	roleCh      chan roleMsg // capacity 1: from a Receive that read to the client's goroutine
+	roleTimer   *time.Timer
+	roleUses    atomic.Uint64 // messages Receive read itself
+	clientWaits atomic.Bool   // the client's goroutine waits for a Receive's release
+
 	aside  *aside                    // reads during the setup; the client's goroutine only
 	stats  *counters                 // takes the heartbeat's round-trip samples
 	forced atomic.Pointer[closeSpec] // Reconnect closed this link with that code
@@ -54,13 +61,15 @@ type link struct {
 		unanswered int64 // monoNow when the oldest unanswered ping was sent; 0 if none
 		interval   time.Duration
 		timeout    time.Duration
+		lastPing   uint64 // the counter of the heartbeat's last ping
+		ticks      int    // ticks run, for the tests
 	}
 
 	// Pings carry a counter, so that a pong is matched to its ping and an
 	// unsolicited pong is not timed.
-	pings struct {
+	pingIDs atomic.Uint64 // the last ping counter given out
+	pings   struct {
 		mu      sync.Mutex
-		next    uint64
 		hbID    uint64 // the heartbeat's last ping
 		hbSent  int64  // monoNow when it was sent; 0 once answered
 		hbHolds uint32 // holds when it was sent
@@ -295,10 +304,7 @@ func pingPayload(id uint64) []byte {
 }
 
 // nextPing returns a fresh ping counter; the caller holds pings.mu.
-func (l *link) nextPingLocked() uint64 {
-	l.pings.next++
-	return l.pings.next
-}
+func (l *link) nextPingLocked() uint64 { return l.pingIDs.Add(1) }
 
 // pong matches a pong to its ping: the heartbeat's gives a round-trip
 // sample unless the application held the reader up meanwhile, Ping's wakes
@@ -309,18 +315,38 @@ func (l *link) pong(data string) {
 	}
 	id := binary.BigEndian.Uint64([]byte(data))
 	l.pings.mu.Lock()
-	defer l.pings.mu.Unlock()
 	if id == l.pings.hbID && l.pings.hbSent != 0 {
 		sent := l.pings.hbSent
 		l.pings.hbSent = 0
 		if l.holds.Load() == l.pings.hbHolds && !l.delivering.Load() && l.stats != nil {
 			l.stats.sampleRTT(time.Duration(monoNow() - sent))
 		}
+		l.pings.mu.Unlock()
+		l.answered(id)
 		return
 	}
 	if ch, ok := l.pings.waiters[id]; ok {
 		delete(l.pings.waiters, id)
 		ch <- time.Now()
+	}
+	l.pings.mu.Unlock()
+}
+
+// answered learns that the heartbeat's ping id was answered: if it is the
+// last one, nothing is unanswered any more, and the next tick moves from
+// the ping's deadline to the next ping time. An idle connection so wakes
+// once per interval, not twice.
+func (l *link) answered(id uint64) {
+	l.hb.mu.Lock()
+	defer l.hb.mu.Unlock()
+	if l.hb.stopped || id != l.hb.lastPing || l.hb.unanswered == 0 {
+		return
+	}
+	l.hb.unanswered = 0
+	l.seen.Store(false)
+	if l.hb.timer.Stop() {
+		// The pending tick is moved, not added: its count in hb.wg stays.
+		l.hb.timer.Reset(time.Duration(max(l.hb.nextPing-monoNow(), 0)))
 	}
 }
 
@@ -380,6 +406,7 @@ func (l *link) tick() {
 		l.hb.mu.Unlock()
 		return
 	}
+	l.hb.ticks++
 	now := monoNow()
 	if l.seen.Swap(false) || l.delivering.Load() {
 		// A frame arrived, or the reader is held up by the application.
@@ -392,11 +419,14 @@ func (l *link) tick() {
 		return
 	}
 	ping := now >= l.hb.nextPing
+	var id uint64
 	if ping {
 		if l.hb.unanswered == 0 {
 			l.hb.unanswered = now
 		}
 		l.hb.nextPing = now + int64(l.hb.interval)
+		id = l.pingIDs.Add(1)
+		l.hb.lastPing = id
 	}
 	next := l.hb.nextPing - now
 	if l.hb.unanswered != 0 {
@@ -406,7 +436,6 @@ func (l *link) tick() {
 	l.hb.mu.Unlock()
 	if ping {
 		l.pings.mu.Lock()
-		id := l.nextPingLocked()
 		l.pings.hbID, l.pings.hbSent, l.pings.hbHolds = id, monoNow(), l.holds.Load()
 		l.pings.mu.Unlock()
 		// A failed ping needs no action: the reader or the deadline notices.

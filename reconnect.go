@@ -165,7 +165,12 @@ func (c *Client) connect(sv *supervisor) (*link, Disconnect) {
 		ws.EnableWriteCompression(sv.compress)
 	}
 	l.startHeartbeat(c.opts.pingInterval, c.opts.pongTimeout)
-	a := c.startAside(l)
+	var a *aside
+	if c.opts.onConnect != nil || c.win != nil {
+		// Someone may wait for the peer during the setup: OnConnect for
+		// what it reads, the replay window for acks.
+		a = c.startAside(l)
+	}
 	if c.opts.onConnect != nil {
 		cn := &Conn{c: c, l: l, a: a, resp: resp}
 		var hookErr error
@@ -329,6 +334,10 @@ var errBroken = errors.New("wsreconnect: connection broke while the reader waite
 func (c *Client) serve(l *link) Disconnect {
 	err := c.takeOver(l)
 	for err == nil {
+		if c.offerRead(l) {
+			err = c.waitRead(l)
+			continue
+		}
 		var m received
 		var consumed bool
 		m, consumed, err = c.readMessage(l)
@@ -358,6 +367,9 @@ var errEnded = errors.New("wsreconnect: connection ended")
 func (c *Client) takeOver(l *link) error {
 	a := l.aside
 	l.aside = nil
+	if a == nil {
+		return nil // no aside reader ran
+	}
 	for _, m := range a.finish() {
 		if err := c.deliver(l, m); err != nil {
 			a.result()

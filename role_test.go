@@ -1,0 +1,239 @@
+package wsreconnect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/require"
+)
+
+// roleUses sums what Receive read itself on c's current connection.
+func roleUses(c *Client) uint64 {
+	if l := c.cur.Load(); l != nil {
+		return l.roleUses.Load()
+	}
+	return 0
+}
+
+// A Receive with a context that cannot be canceled reads the connection
+// itself, and every message arrives once, in order, also with Receive
+// calls of both kinds racing for them.
+func TestReceiveReadsItselfInOrder(t *testing.T) {
+	const n = 3000
+	srv := newTestServer(t, func(s *testServer) {
+		s.handle = func(_ int, ws *websocket.Conn) {
+			for i := range n {
+				if err := ws.WriteMessage(websocket.BinaryMessage, fmt.Appendf(nil, "%d", i)); err != nil {
+					return
+				}
+				if i%500 == 0 {
+					// A pause now and then, so that the client's goroutine
+					// takes the reading back and offers it again.
+					if _, _, err := ws.ReadMessage(); err != nil {
+						return
+					}
+				}
+			}
+			ws.ReadMessage() // until the client closes
+		}
+	})
+	c, err := Dial(context.Background(), srv.url(), testOptions()...)
+	require.NoError(t, err)
+	defer c.Close()
+
+	var mu sync.Mutex
+	var got []int
+	var wg sync.WaitGroup
+	next := 0
+	receive := func(cancelable bool) {
+		defer wg.Done()
+		for {
+			ctx, cancel := context.Background(), context.CancelFunc(func() {})
+			if cancelable {
+				ctx, cancel = context.WithTimeout(ctx, 5*time.Second)
+			}
+			mu.Lock() // one Receive at a time, so that the order is the arrival order
+			if next == n {
+				mu.Unlock()
+				cancel()
+				return
+			}
+			_, data, err := c.Receive(ctx)
+			cancel()
+			if err != nil {
+				mu.Unlock()
+				t.Errorf("Receive: %v", err)
+				return
+			}
+			var i int
+			fmt.Sscanf(string(data), "%d", &i)
+			got = append(got, i)
+			next++
+			if next%500 == 1 {
+				require.NoError(t, c.Send(context.Background(), BinaryMessage, []byte("go on")))
+			}
+			mu.Unlock()
+		}
+	}
+	wg.Add(3)
+	go receive(false)
+	go receive(false)
+	go receive(true)
+	wg.Wait()
+	require.Len(t, got, n)
+	for i, v := range got {
+		require.Equal(t, i, v, "message %d", i)
+	}
+	require.NotZero(t, roleUses(c), "no Receive read the connection itself")
+}
+
+// takeReading makes a Receive take the reading of c's connection, whose
+// peer echoes: a Receive waits, a message arrives, the client's goroutine
+// hands it over and offers the reading; the next Receive, started here,
+// takes it and waits in its read. It returns that Receive's result.
+func takeReading(t *testing.T, c *Client) <-chan receiveResult {
+	t.Helper()
+	got := make(chan error, 1)
+	go func() {
+		_, _, err := c.Receive(context.Background())
+		got <- err
+	}()
+	waitUntilTrue(t, "a Receive waits", func() bool { return c.in.takers.Load() == 1 })
+	require.NoError(t, c.Send(context.Background(), BinaryMessage, []byte("echo me")))
+	require.NoError(t, <-got)
+	done := make(chan receiveResult, 1)
+	go func() {
+		_, data, err := c.Receive(context.Background())
+		done <- receiveResult{data, err}
+	}()
+	waitUntilTrue(t, "a Receive reads", func() bool {
+		l := c.cur.Load()
+		return l != nil && l.role.Load() == roleTaken
+	})
+	return done
+}
+
+// Close while a Receive waits in a read of its own: Close returns, the
+// Receive reports ErrClosed, and the peer got the close frame.
+func TestCloseWhileReceiveReads(t *testing.T) {
+	closed := make(chan int, 1)
+	srv := newTestServer(t, func(s *testServer) {
+		s.handle = func(_ int, ws *websocket.Conn) {
+			for {
+				typ, data, err := ws.ReadMessage()
+				var ce *websocket.CloseError
+				if errors.As(err, &ce) {
+					closed <- ce.Code
+				}
+				if err != nil {
+					return
+				}
+				ws.WriteMessage(typ, data)
+			}
+		}
+	})
+	c, err := Dial(context.Background(), srv.url(), testOptions()...)
+	require.NoError(t, err)
+	done := takeReading(t, c)
+	require.NoError(t, c.Close())
+	select {
+	case r := <-done:
+		require.ErrorIs(t, r.err, ErrClosed)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Receive did not return after Close")
+	}
+	select {
+	case code := <-closed:
+		require.Equal(t, websocket.CloseNormalClosure, code)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the peer got no close frame")
+	}
+}
+
+// The heartbeat declares a silent peer dead also while a Receive reads:
+// the client reconnects, and the waiting Receive gets the next
+// connection's message.
+func TestHeartbeatWhileReceiveReads(t *testing.T) {
+	silent := make(chan struct{})
+	srv := newTestServer(t, func(s *testServer) {
+		s.handle = func(n int, ws *websocket.Conn) {
+			if n == 1 {
+				typ, data, err := ws.ReadMessage()
+				if err != nil {
+					return
+				}
+				ws.WriteMessage(typ, data)
+				<-silent // reads nothing more, answers no ping
+				return
+			}
+			ws.WriteMessage(websocket.BinaryMessage, []byte("conn 2"))
+			hold(ws)
+		}
+	})
+	t.Cleanup(func() { close(silent) })
+	c, err := Dial(context.Background(), srv.url(), testOptions(WithHeartbeat(20*time.Millisecond, 60*time.Millisecond))...)
+	require.NoError(t, err)
+	defer c.Close()
+	r := <-takeReading(t, c)
+	require.NoError(t, r.err)
+	require.Equal(t, "conn 2", string(r.data))
+	require.Equal(t, int64(1), c.Stats().Reconnects)
+}
+
+// Ping works while a Receive reads: the Receive's goroutine reads the pong.
+func TestPingWhileReceiveReads(t *testing.T) {
+	srv := newTestServer(t, nil)
+	c, err := Dial(context.Background(), srv.url(), testOptions()...)
+	require.NoError(t, err)
+	done := takeReading(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err = c.Ping(ctx)
+	require.NoError(t, err)
+	c.Close()
+	require.ErrorIs(t, (<-done).err, ErrClosed)
+}
+
+type receiveResult struct {
+	data []byte
+	err  error
+}
+
+// waitUntilTrue polls cond until it holds or 10 s pass.
+func waitUntilTrue(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		<-tick.C
+	}
+}
+
+// With the default shape of heartbeat (timeout shorter than the interval),
+// an answered ping moves the next tick to the next ping time: an idle
+// connection wakes once per interval, not also at each ping's deadline.
+func TestHeartbeatTicksOncePerInterval(t *testing.T) {
+	srv := newTestServer(t, nil) // reads, so gorilla answers the pings
+	c, err := Dial(context.Background(), srv.url(), testOptions(WithHeartbeat(30*time.Millisecond, 20*time.Millisecond))...)
+	require.NoError(t, err)
+	defer c.Close()
+	l := c.cur.Load()
+	require.NotNil(t, l)
+	waitUntilTrue(t, "ten pings answered", func() bool { return c.Stats().RTT > 0 && l.pingIDs.Load() >= 10 })
+	l.hb.mu.Lock()
+	ticks, pings := l.hb.ticks, l.pingIDs.Load()
+	l.hb.mu.Unlock()
+	// Each tick pings; one more tick may be at a deadline, if a pong was
+	// slower than the timeout's start.
+	require.LessOrEqual(t, uint64(ticks), pings+2, "ticks %d for %d pings", ticks, pings)
+	require.Equal(t, int64(0), c.Stats().Reconnects)
+}
