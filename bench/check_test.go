@@ -66,16 +66,13 @@ const (
 	// count is read once it has come down to the target or after
 	// idleGoroutinesWithin, so goroutines still ending cannot make it flake.
 	idleGoroutinesSlack = 0
-	// idleGoroutinesWithin bounds the wait. Waiting longer does not help
-	// today's SDK: when a connection's setup reader (aside.go) is already
-	// in a read as the setup ends, it stays there until the next data
-	// message, so that client keeps two goroutines while idle (pongs do not
-	// end gorilla's NextReader). Whether it is, depends on scheduling.
+	// idleGoroutinesWithin bounds the wait for the goroutines that helped
+	// to dial to end. (With default options no setup reader runs, see
+	// aside.go, so none can stay behind in a read.)
 	idleGoroutinesWithin = 10 * time.Second
 	// enforceIdleGoroutines makes TestIdleGoroutines fail above the
-	// target. It is false until the setup reader no longer stays behind
-	// (above): with it, the check would fail on some runs and not others.
-	enforceIdleGoroutines = false
+	// target; false would only log the figures.
+	enforceIdleGoroutines = true
 )
 
 // TestIdleGoroutines: an idle connected Client runs one goroutine, and one
@@ -142,9 +139,10 @@ const (
 	allocsPerMessageSlack = 0.05
 	allocMessages         = 10000
 	// enforceAllocsPerMessage makes TestAllocsPerMessage fail above the
-	// target; false only logs the figures (today's SDK allocates as gorilla's
-	// ReadMessage does: 3, 6 and 18 at 16 B, 1 KiB and 64 KiB).
-	enforceAllocsPerMessage = false
+	// target; false would only log the figures. (Before the pooled read
+	// and write buffers the SDK allocated as gorilla's ReadMessage does: 3,
+	// 6 and 18 at 16 B, 1 KiB and 64 KiB; now 4 at every size.)
+	enforceAllocsPerMessage = true
 )
 
 // TestAllocsPerMessage: allocations per message of a Client that sends and
