@@ -23,6 +23,7 @@ var (
 	scaleStorms  = flag.Int("scale.storms", 3, "server restarts in BenchmarkScale; the figures are their medians (1 with -test.short)")
 	scaleSVG     = flag.String("scale.svg", "", "write the chart of BenchmarkScale's restarts (SVG) to this file")
 	scaleProfile = flag.String("scale.cpuprofile", "", "write a CPU profile of BenchmarkScale's idle window to this file")
+	closeProfile = flag.String("scale.closeprofile", "", "write a CPU profile of BenchmarkScale's parallel Close to this file")
 )
 
 // scaleDown is how long the server stays killed in BenchmarkScale.
@@ -186,6 +187,7 @@ func runScale(b *testing.B, n int, idle time.Duration, storms int) {
 	}
 
 	// Close every client, all at once.
+	stopProfile = startCPUProfile(b, *closeProfile)
 	start = time.Now()
 	var wg sync.WaitGroup
 	for _, c := range clients {
@@ -196,6 +198,7 @@ func runScale(b *testing.B, n int, idle time.Duration, storms int) {
 		}()
 	}
 	wg.Wait()
+	stopProfile()
 	closed = true
 	b.ReportMetric(ms(time.Since(start)), "close-ms")
 	b.Logf("Close of all %d clients in parallel: %.0f ms", n, ms(time.Since(start)))
