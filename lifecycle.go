@@ -105,7 +105,10 @@ func (c *Client) inOwnHook() bool {
 
 // goid returns the current goroutine's id, parsed from the first line of
 // its stack trace ("goroutine 18 [running]:"). It is only called on paths
-// that are about to wait anyway, never per message.
+// that are about to wait anyway, never per message. (Not inlined: its
+// buffer would stay in the frame of run, see there.)
+//
+//go:noinline
 func goid() uint64 {
 	var buf [64]byte
 	b := buf[:runtime.Stack(buf[:], false)]

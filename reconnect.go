@@ -25,53 +25,75 @@ type supervisor struct {
 	compress    bool      // write compressed (after a 1009, WithCompressionOnShrink)
 	refusals    int       // consecutive handshakes refused with an abort-class status
 	restart     *backoff.ExponentialBackOff
-	lastForced  time.Time // when the last attempt that Reconnect brought about started
+	lastForced  time.Time  // when the last attempt that Reconnect brought about started
+	d           Disconnect // how the last attempt or connection ended, for after
 }
 
 // run is the client's goroutine: it connects, reads until the connection
 // ends, asks the policy what to do, and waits out the backoff delay, until
 // Close or an abort. See lifecycle.go.
+//
+// Its frame and serve's are on the stack for as long as the client reads,
+// which for an idle client is always: they hold only pointers, so that the
+// goroutine, blocked deep in gorilla's read, keeps under 2 KiB of stack in
+// use and the collector can shrink it to 4 KiB (see after and end).
 func (c *Client) run() {
 	c.gid.Store(goid())
 	defer c.finish()
+	sv := c.newSupervisor()
+	for c.ctx.Err() == nil {
+		if l := c.connect(sv); l != nil {
+			c.serve(l, sv)
+		}
+		if !c.after(sv) {
+			return
+		}
+	}
+}
+
+// newSupervisor makes the supervisor's state, on the heap: not in run's
+// frame (see run).
+//
+//go:noinline
+func (c *Client) newSupervisor() *supervisor {
 	sv := &supervisor{downSince: time.Unix(0, c.stats.downSince.Load())}
 	if c.opts.shuffle && len(c.urls) > 1 {
 		sv.endpoint = rand.IntN(len(c.urls))
 	}
-	for c.ctx.Err() == nil {
-		l, d := c.connect(sv)
-		if l != nil {
-			d = c.serve(l)
-			sv.downSince = time.Now()
-			c.stats.upSince.Store(0)
-			c.stats.downSince.Store(sv.downSince.UnixNano())
-		}
-		c.reportDrops()
-		if c.ctx.Err() != nil {
-			return
-		}
-		if d.Uptime > 0 && d.Uptime >= c.opts.stableAfter {
-			// A stable connection resets the backoff, and proves the
-			// credentials: a later auth failure gets its own retry.
-			sv.attempt = 0
-			sv.authRetried = false
-			c.opts.backoff.Reset()
-		}
-		var wait time.Duration
-		if d.forced {
-			wait = c.forcedDisconnect(sv, d)
-		} else {
-			sv.attempt++
-			d.Attempt = sv.attempt
-			var stop bool
-			if wait, stop = c.decide(sv, d); stop {
-				return
-			}
-		}
-		if !c.sleep(sv, wait) {
-			return
+	return sv
+}
+
+// after handles the end of an attempt or a connection (sv.d): it asks the
+// policy or, after Reconnect, goes on at once, and waits out the delay. It
+// reports false when the client stops.
+//
+//go:noinline
+func (c *Client) after(sv *supervisor) bool {
+	d := sv.d
+	sv.d = Disconnect{}
+	c.reportDrops()
+	if c.ctx.Err() != nil {
+		return false
+	}
+	if d.Uptime > 0 && d.Uptime >= c.opts.stableAfter {
+		// A stable connection resets the backoff, and proves the
+		// credentials: a later auth failure gets its own retry.
+		sv.attempt = 0
+		sv.authRetried = false
+		c.opts.backoff.Reset()
+	}
+	var wait time.Duration
+	if d.forced {
+		wait = c.forcedDisconnect(sv, d)
+	} else {
+		sv.attempt++
+		d.Attempt = sv.attempt
+		var stop bool
+		if wait, stop = c.decide(sv, d); stop {
+			return false
 		}
 	}
+	return c.sleep(sv, wait)
 }
 
 // finish runs when the client's goroutine ends: it reports the discarded
@@ -144,16 +166,19 @@ func (c *Client) reportDrops() {
 // connect dials and sets the new connection up: while an aside reader
 // reads it, the client's goroutine runs the OnConnect hook, writes the
 // unacknowledged messages again and then the queue, and reports the client
-// connected. It returns the new link, or a nil link and the failed attempt.
-func (c *Client) connect(sv *supervisor) (*link, Disconnect) {
+// connected. It returns the new link, or nil with the failed attempt in
+// sv.d.
+//
+//go:noinline
+func (c *Client) connect(sv *supervisor) *link {
 	c.setState(StateConnecting)
 	c.reconnectAsked.Store(false) // a Reconnect from before: this attempt answers it
 	c.stats.endpoint.Store(int64(sv.endpoint))
 	ws, resp, url, err := c.dialAside(sv)
 	if err != nil {
-		d := dialFailure(resp, err)
-		d.URL = redactRaw(url)
-		return nil, d
+		sv.d = dialFailure(resp, err)
+		sv.d.URL = redactRaw(url)
+		return nil
 	}
 	l := newLink(ws, resp, c.opts.readLimit)
 	c.countPings(ws)
@@ -181,16 +206,11 @@ func (c *Client) connect(sv *supervisor) (*link, Disconnect) {
 			c.cur.Store(nil)
 			// A failed hook is a failed attempt: the connection never was
 			// up (Uptime 0).
-			return nil, Disconnect{Err: fmt.Errorf("wsreconnect: OnConnect: %w", hookErr), URL: redactRaw(url)}
+			sv.d = Disconnect{Err: fmt.Errorf("wsreconnect: OnConnect: %w", hookErr), URL: redactRaw(url)}
+			return nil
 		}
 	}
 	l.connectedAt = time.Now()
-	c.mu.Lock()
-	if !c.cameUp {
-		c.cameUp = true
-		c.notifyLocked()
-	}
-	c.mu.Unlock()
 	l.aside = a
 	if c.writeQueue(l) {
 		if c.stats.connects.Add(1) > 1 {
@@ -203,7 +223,15 @@ func (c *Client) connect(sv *supervisor) (*link, Disconnect) {
 			c.logger.LogAttrs(context.Background(), slog.LevelInfo, "wsreconnect: connected", slog.String("url", redactRaw(l.url)))
 		}
 	}
-	return l, Disconnect{}
+	// Dial returns now: connected, or the connection broke while the queue
+	// was written.
+	c.mu.Lock()
+	if !c.cameUp {
+		c.cameUp = true
+		c.notifyLocked()
+	}
+	c.mu.Unlock()
+	return l
 }
 
 // writeQueue writes, on l and in order, the unacknowledged messages again
@@ -330,8 +358,19 @@ var errBroken = errors.New("wsreconnect: connection broke while the reader waite
 
 // serve takes the reading of l over from the aside reader and reads until
 // the connection ends, handing data messages to the OnMessage hook or to
-// Receive.
-func (c *Client) serve(l *link) Disconnect {
+// Receive, and leaves how it ended in sv.d.
+//
+//go:noinline
+func (c *Client) serve(l *link, sv *supervisor) {
+	err := c.readLoop(l)
+	c.end(l, err, sv)
+}
+
+// readLoop reads l until the connection ends and returns the error that
+// ended it.
+//
+//go:noinline
+func (c *Client) readLoop(l *link) error {
 	err := c.takeOver(l)
 	for err == nil {
 		if c.offerRead(l) {
@@ -345,6 +384,14 @@ func (c *Client) serve(l *link) Disconnect {
 			err = c.deliver(l, m)
 		}
 	}
+	return err
+}
+
+// end closes l after its reading ended with err, and describes its end in
+// sv.d.
+//
+//go:noinline
+func (c *Client) end(l *link, err error, sv *supervisor) {
 	// Close the socket first: a write in progress returns and frees the
 	// write lock.
 	l.ws.NetConn().Close()
@@ -353,9 +400,11 @@ func (c *Client) serve(l *link) Disconnect {
 	c.unlockWrite()
 	l.stopHeartbeat()
 	c.cur.Store(nil)
-	d := l.disconnect(err)
+	sv.d = l.disconnect(err)
 	l.setCause(errEnded)
-	return d
+	sv.downSince = time.Now()
+	c.stats.upSince.Store(0)
+	c.stats.downSince.Store(sv.downSince.UnixNano())
 }
 
 // errEnded marks a link whose reading ended, for Ping.

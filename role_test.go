@@ -237,3 +237,24 @@ func TestHeartbeatTicksOncePerInterval(t *testing.T) {
 	require.LessOrEqual(t, uint64(ticks), pings+2, "ticks %d for %d pings", ticks, pings)
 	require.Equal(t, int64(0), c.Stats().Reconnects)
 }
+
+// Dial returns a connected client: Ping and State need no wait after it,
+// with or without an OnConnect hook (that is, with or without a setup
+// reader).
+func TestDialReturnsConnected(t *testing.T) {
+	srv := newTestServer(t, nil)
+	for i := range 40 {
+		opts := testOptions()
+		if i%2 == 1 {
+			opts = append(opts, WithOnConnect(func(context.Context, *Conn) error { return nil }))
+		}
+		c, err := Dial(context.Background(), srv.url(), opts...)
+		require.NoError(t, err)
+		require.Equal(t, StateConnected, c.State(), "round %d", i)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err = c.Ping(ctx)
+		cancel()
+		require.NoError(t, err, "round %d", i)
+		c.Close()
+	}
+}
