@@ -14,7 +14,9 @@
 //	typ, data, err := c.Receive(ctx)
 //
 // New starts connecting in the background and returns at once; Dial also
-// waits for the first connection. Receive blocks across reconnects;
+// waits for the first connection. Receive blocks across reconnects; with a
+// context that cannot be canceled (context.Background) it reads the
+// connection on the caller's goroutine while it is the one waiting.
 // WithOnMessage instead hands each message to a function on the client's
 // own goroutine, with no hand-off between goroutines. Done is
 // closed when the client stops for good, and Err says why: nil after Close,

@@ -256,6 +256,15 @@ func WithHandshakeTimeout(d time.Duration) Option {
 // proxy, subprotocols, compression, buffer sizes and write buffer pool. The
 // dialer is copied; its HandshakeTimeout is superseded by
 // WithHandshakeTimeout. Default: a copy of websocket.DefaultDialer.
+//
+// Buffers: when the dialer leaves ReadBufferSize at 0, gorilla's read
+// buffer is 128 bytes (enough for frame headers) and a ws:// connection
+// reads ahead into a 16 KiB buffer from a pool the package shares, held
+// only while data is waiting; when it leaves WriteBufferSize and
+// WriteBufferPool unset, writes go through pooled 64 KiB buffers (see
+// WithWriteBufferPool). So an idle connection holds neither. Set
+// ReadBufferSize or WriteBufferSize to keep gorilla's per-connection
+// buffers of those sizes instead.
 func WithDialer(d *websocket.Dialer) Option {
 	return func(o *options) error {
 		if d == nil {
