@@ -34,9 +34,10 @@ type supervisor struct {
 // Close or an abort. See lifecycle.go.
 //
 // Its frame and serve's are on the stack for as long as the client reads,
-// which for an idle client is always: they hold only pointers, so that the
-// goroutine, blocked deep in gorilla's read, keeps under 2 KiB of stack in
-// use and the collector can shrink it to 4 KiB (see after and end).
+// which for an idle client is always: they hold only pointers (the state is
+// in sv, the work around a connection in connect, end and after), so that
+// the goroutine, blocked deep in gorilla's read, keeps about 2 KiB of stack
+// in use: a 4 KiB stack holds it.
 func (c *Client) run() {
 	c.gid.Store(goid())
 	defer c.finish()
