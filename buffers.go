@@ -226,7 +226,7 @@ func (c *readAheadConn) Read(p []byte) (int, error) {
 		c.r += n
 		if c.r == c.w {
 			putReadBuf(readAheadClass, c.ahead)
-			c.ahead = nil
+			c.ahead, c.r, c.w = nil, 0, 0
 			err := c.err
 			c.err = nil
 			return n, err
