@@ -196,9 +196,10 @@ func New(rawURL string, opts ...Option) (*Client, error) {
 // Dial is New followed by waiting for the first connection: it returns the
 // client once a connection came up (the OnConnect hook returned nil and
 // what it queued is written), connected, unless that connection is gone
-// again by then: Send writes and Ping pings on it at once. If ctx ends first, or the
-// client aborts first, the client is closed and Dial returns the reason
-// (the abort reason as Err gives it, or else ctx's error).
+// again by then: Send writes and Ping pings on it at once. If ctx ends
+// first, or the client aborts first, the client is closed and Dial returns
+// the reason (the abort reason as Err gives it, or else ctx's error), once
+// every hook has returned, the abort's OnDisconnect included.
 func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 	c, err := New(rawURL, opts...)
 	if err != nil {

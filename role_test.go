@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -256,5 +257,29 @@ func TestDialReturnsConnected(t *testing.T) {
 		cancel()
 		require.NoError(t, err, "round %d", i)
 		c.Close()
+	}
+}
+
+// When Dial fails on an abort, the abort's OnDisconnect has run by the time
+// Dial returns: Dial closes the client, and Close waits for Done.
+func TestDialAbortRunsOnDisconnectFirst(t *testing.T) {
+	srv := newTestServer(t, func(s *testServer) {
+		s.refuse = func(_ int, w http.ResponseWriter) bool {
+			http.Error(w, "no", http.StatusForbidden)
+			return true
+		}
+	})
+	for range 20 {
+		var mu sync.Mutex
+		var got []Action
+		_, err := Dial(context.Background(), srv.url(), testOptions(WithOnDisconnect(func(_ Disconnect, a Action) {
+			mu.Lock()
+			got = append(got, a)
+			mu.Unlock()
+		}))...)
+		require.Error(t, err)
+		mu.Lock()
+		require.Equal(t, []Action{Abort}, got)
+		mu.Unlock()
 	}
 }
