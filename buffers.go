@@ -4,6 +4,7 @@ import (
 	"io"
 	"math/bits"
 	"net"
+	"slices"
 	"sync"
 )
 
@@ -36,10 +37,7 @@ const (
 
 // readBuf is what the read pools hold: a pointer, so that Put does not
 // allocate.
-type readBuf struct {
-	b     []byte
-	probe [1]byte // for the read that tells whether a full buffer is the whole message
-}
+type readBuf struct{ b []byte }
 
 var (
 	readPools [numClasses]bufferPool
@@ -83,9 +81,6 @@ func (p *bufferPool) Get() any {
 func (p *bufferPool) Put(v any) {
 	p.mu.Lock()
 	if len(p.free) < p.keep {
-		if p.free == nil {
-			p.free = make([]any, 0, p.keep)
-		}
 		p.free = append(p.free, v)
 		p.mu.Unlock()
 		return
@@ -117,82 +112,47 @@ func putReadBuf(class int, rb *readBuf) { readPools[class].Put(rb) }
 // class that holds hint bytes, and returns the message as a slice of its
 // own.
 func readBody(r io.Reader, hint int, max int64) (data []byte, over bool, err error) {
-	class := readClass(hint + 1) // room for one more: a message of the hint's size ends with no probe
+	class := readClass(hint + 1) // a message of the hint's size fits with room to spare
 	rb := getReadBuf(class)
-	buf := rb.b
-	n := 0
+	defer func() {
+		if rb != nil {
+			putReadBuf(class, rb)
+		}
+	}()
+	buf, n := rb.b, 0
 	for {
 		if n == len(buf) {
-			if rb == nil {
-				// A slice of its own, past the last class: grow it.
-				buf = append(buf, 0)[:cap(buf)]
-				continue
-			}
-			// Full: see whether the message ends here before growing.
-			k, err := r.Read(rb.probe[:])
-			if k == 0 {
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					putReadBuf(class, rb)
-					return nil, false, err
-				}
-				continue
-			}
-			var next []byte
-			if class < numClasses-1 {
-				nrb := getReadBuf(class + 1)
-				next = nrb.b
-				copy(next, buf[:n])
-				next[n] = rb.probe[0]
+			// Full: up a class, or past the last into a slice of its own.
+			if rb != nil && class < numClasses-1 {
+				next := getReadBuf(class + 1)
+				copy(next.b, buf)
 				putReadBuf(class, rb)
-				class++
-				rb = nrb
+				class, rb, buf = class+1, next, next.b
 			} else {
-				next = make([]byte, n+1, 2*n)
-				copy(next, buf[:n])
-				next[n] = rb.probe[0]
-				putReadBuf(class, rb)
-				rb = nil
-				next = next[:cap(next)]
+				grown := slices.Grow(buf[:n:n], n)
+				if rb != nil {
+					putReadBuf(class, rb)
+					rb = nil
+				}
+				buf = grown[:cap(grown)]
 			}
-			buf = next
-			n++
-			if int64(n) > max {
-				return release(rb, class, true)
-			}
-			continue
 		}
 		k, err := r.Read(buf[n:])
 		n += k
-		if int64(n) > max {
-			return release(rb, class, true)
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			if rb != nil {
-				putReadBuf(class, rb)
+		switch {
+		case int64(n) > max:
+			return nil, true, nil
+		case err == io.EOF:
+			if rb == nil {
+				return buf[:n:n], false, nil
 			}
+			data = make([]byte, n)
+			copy(data, buf[:n])
+			return data, false, nil
+		case err != nil:
 			return nil, false, err
 		}
 	}
-	if rb == nil {
-		return buf[:n:n], false, nil
-	}
-	data = make([]byte, n)
-	copy(data, buf[:n])
-	putReadBuf(class, rb)
-	return data, false, nil
-}
-
-func release(rb *readBuf, class int, over bool) ([]byte, bool, error) {
-	if rb != nil {
-		putReadBuf(class, rb)
-	}
-	return nil, over, nil
 }
 
 // readAheadClass is the class of the buffer a connection reads ahead into
@@ -245,8 +205,7 @@ func (c *readAheadConn) Read(p []byte) (int, error) {
 	if k < n {
 		c.ahead, c.r, c.w, c.err = rb, k, n, err
 		return k, nil
-	} else {
-		putReadBuf(readAheadClass, rb)
 	}
+	putReadBuf(readAheadClass, rb)
 	return k, err
 }

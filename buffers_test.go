@@ -133,14 +133,17 @@ func (s *scriptConn) Read(p []byte) (int, error) {
 // read ahead are served.
 func TestReadAheadConn(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
+	pool := make([]byte, 1<<20) // chunks are random windows of it
+	for i := range pool {
+		pool[i] = byte(rng.Uint32())
+	}
 	for round := range 200 {
 		var want []byte
 		var chunks [][]byte
 		for range 1 + rng.IntN(20) {
-			chunk := make([]byte, 1+rng.IntN(40000))
-			for i := range chunk {
-				chunk[i] = byte(rng.Uint32())
-			}
+			size := 1 + rng.IntN(40000)
+			off := rng.IntN(len(pool) - size)
+			chunk := bytes.Clone(pool[off : off+size])
 			want = append(want, chunk...)
 			chunks = append(chunks, chunk)
 		}

@@ -615,7 +615,7 @@ func (c *Client) Receive(ctx context.Context) (MessageType, []byte, error) {
 	// reads (see role.go).
 	c.in.others.Add(1)
 	defer c.in.others.Add(-1)
-	c.recallRead(c.cur.Load())
+	c.cur.Load().recallRead()
 	select {
 	case m := <-inbox:
 		return m.typ, m.data, nil

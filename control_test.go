@@ -209,7 +209,7 @@ func TestRTTSamples(t *testing.T) {
 	send := func() uint64 {
 		l.pings.mu.Lock()
 		defer l.pings.mu.Unlock()
-		id := l.nextPingLocked()
+		id := l.pingIDs.Add(1)
 		l.pings.hbID, l.pings.hbSent, l.pings.hbHolds = id, monoNow()-int64(time.Millisecond), l.holds.Load()
 		return id
 	}

@@ -42,28 +42,23 @@ type inbox struct {
 }
 
 // channel returns the channel, made with size slots on first use.
-func (in *inbox) channel(size int) chan received {
-	if p := in.ch.Load(); p != nil {
-		return *p
-	}
-	ch := make(chan received, size)
-	if in.ch.CompareAndSwap(nil, &ch) {
-		return ch
-	}
-	return *in.ch.Load()
-}
+func (in *inbox) channel(size int) chan received { return lazyChan(&in.ch, size) }
 
 // offerChannel returns the channel that wakes a Receive when the reading is
 // offered, made on first use.
-func (in *inbox) offerChannel() chan struct{} {
-	if p := in.offer.Load(); p != nil {
-		return *p
+func (in *inbox) offerChannel() chan struct{} { return lazyChan(&in.offer, 1) }
+
+// lazyChan returns the channel p points to, made with size slots by the
+// first caller.
+func lazyChan[T any](p *atomic.Pointer[chan T], size int) chan T {
+	if ch := p.Load(); ch != nil {
+		return *ch
 	}
-	ch := make(chan struct{}, 1)
-	if in.offer.CompareAndSwap(nil, &ch) {
+	ch := make(chan T, size)
+	if p.CompareAndSwap(nil, &ch) {
 		return ch
 	}
-	return *in.offer.Load()
+	return *p.Load()
 }
 
 // put hands m to Receive, and reports whether the overflow is now full.

@@ -303,9 +303,6 @@ func pingPayload(id uint64) []byte {
 	return b[:]
 }
 
-// nextPing returns a fresh ping counter; the caller holds pings.mu.
-func (l *link) nextPingLocked() uint64 { return l.pingIDs.Add(1) }
-
 // pong matches a pong to its ping: the heartbeat's gives a round-trip
 // sample unless the application held the reader up meanwhile, Ping's wakes
 // the caller. Other pongs are ignored.
@@ -355,7 +352,7 @@ func (l *link) answered(id uint64) {
 func (l *link) ping(deadline time.Time) (sent time.Time, pong <-chan time.Time, cancel func(), err error) {
 	ch := make(chan time.Time, 1)
 	l.pings.mu.Lock()
-	id := l.nextPingLocked()
+	id := l.pingIDs.Add(1)
 	if l.pings.waiters == nil {
 		l.pings.waiters = make(map[uint64]chan time.Time)
 	}

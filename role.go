@@ -153,7 +153,7 @@ func (l *link) takeRead() bool {
 // gives it back instead when a cancelable Receive waits.
 func (c *Client) releaseRead(l *link) {
 	if c.in.others.Load() > 0 {
-		c.giveBack(l, nil)
+		l.giveBack(nil)
 		return
 	}
 	l.roleUses.Add(1)
@@ -165,14 +165,14 @@ func (c *Client) releaseRead(l *link) {
 
 // giveBack gives the reading of l back to the client's goroutine, with the
 // error that ended the connection, if any.
-func (c *Client) giveBack(l *link, err error) {
+func (l *link) giveBack(err error) {
 	l.role.Store(roleClient)
 	l.roleCh <- roleMsg{back: true, err: err}
 }
 
 // recallRead takes the reading of l back for the client's goroutine if it
 // is on offer, for a Receive that waits with a cancelable context.
-func (c *Client) recallRead(l *link) {
+func (l *link) recallRead() {
 	if l != nil && l.role.CompareAndSwap(roleOffered, roleClient) {
 		l.roleCh <- roleMsg{back: true}
 	}
@@ -182,17 +182,17 @@ func (c *Client) recallRead(l *link) {
 // of l, until a message for the application arrives; ok is false when the
 // reading went back to the client's goroutine instead (the connection
 // ended, or the client is closing).
-func (c *Client) readOwn(l *link) (m received, ok bool) {
+func (c *Client) readOwn(l *link) (received, bool) {
 	for {
 		m, consumed, err := c.readMessage(l)
 		switch {
 		case err != nil:
-			c.giveBack(l, err)
+			l.giveBack(err)
 			return received{}, false
 		case consumed:
 			continue
 		case c.closing.Load():
-			c.giveBack(l, nil) // the client's goroutine reads until the close answer
+			l.giveBack(nil) // the client's goroutine reads until the close answer
 			return received{}, false
 		}
 		c.releaseRead(l)
@@ -221,19 +221,23 @@ func (c *Client) receiveReading(inbox chan received) (MessageType, []byte, error
 			}
 			continue
 		}
+		var m received
+		var got, stopped bool
 		c.in.takers.Add(1)
-		if l := c.cur.Load(); l != nil && l.role.Load() == roleOffered {
-			c.in.takers.Add(-1)
-			continue // offered before we counted
+		if l := c.cur.Load(); l == nil || l.role.Load() != roleOffered { // else offered before we counted
+			select {
+			case m = <-inbox:
+				got = true
+			case <-offer:
+			case <-c.ctx.Done():
+				stopped = true
+			}
 		}
-		select {
-		case m := <-inbox:
-			c.in.takers.Add(-1)
+		c.in.takers.Add(-1)
+		switch {
+		case got:
 			return m.typ, m.data, nil
-		case <-offer:
-			c.in.takers.Add(-1)
-		case <-c.ctx.Done():
-			c.in.takers.Add(-1)
+		case stopped:
 			return c.receiveStopped(inbox)
 		}
 	}

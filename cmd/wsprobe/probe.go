@@ -279,59 +279,55 @@ func rttReport(samples []time.Duration, failed int) *RTTReport {
 }
 
 func (p *prober) pingProbe(ctx context.Context, s *probeConn) *RTTReport {
+	return p.roundTrips(ctx, s, "ping", "ping %d: no pong within %s", func(ctx context.Context, _ int) (time.Duration, error) {
+		return s.c.Ping(ctx)
+	})
+}
+
+func (p *prober) echoProbe(ctx context.Context, s *probeConn) *RTTReport {
+	tag := rand.Uint64()
+	return p.roundTrips(ctx, s, "echo", "echo %d: no echo within %s (is the endpoint an echo server? drop -echo)", func(ctx context.Context, i int) (time.Duration, error) {
+		msg := fmt.Sprintf("wsprobe echo %d %016x", i, tag)
+		sent := time.Now()
+		if err := s.c.Send(ctx, wsreconnect.TextMessage, []byte(msg)); err != nil {
+			return 0, err
+		}
+		for {
+			select {
+			case m := <-s.echoes:
+				if string(m) == msg { // anything else is not our echo
+					return time.Since(sent), nil
+				}
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			}
+		}
+	})
+}
+
+// roundTrips times p.cfg.pings round trips, the i-th (from 1) made by try
+// within the timeout. A try that fails because the connection ended ends
+// the phase; one that times out is reported with missing (a format taking
+// i and the timeout) and counted as failed.
+func (p *prober) roundTrips(ctx context.Context, s *probeConn, phase, missing string, try func(ctx context.Context, i int) (time.Duration, error)) *RTTReport {
 	var samples []time.Duration
 	failed := 0
-	for i := 0; i < p.cfg.pings && ctx.Err() == nil; i++ {
-		pctx, cancel := context.WithTimeout(ctx, p.cfg.timeout)
-		d, err := s.c.Ping(pctx)
+	for i := 1; i <= p.cfg.pings && ctx.Err() == nil; i++ {
+		tctx, cancel := context.WithTimeout(ctx, p.cfg.timeout)
+		d, err := try(tctx, i)
 		cancel()
 		if err != nil {
 			failed++
 			if gone(err) {
-				p.lost(ctx, s, "ping")
+				p.lost(ctx, s, phase)
 				break
 			}
 			if ctx.Err() == nil {
-				p.problem("ping %d: no pong within %s", i+1, p.cfg.timeout)
+				p.problem(missing, i, p.cfg.timeout)
 			}
 			continue
 		}
 		samples = append(samples, d)
-	}
-	return rttReport(samples, failed)
-}
-
-func (p *prober) echoProbe(ctx context.Context, s *probeConn) *RTTReport {
-	var samples []time.Duration
-	failed := 0
-	tag := rand.Uint64()
-	for i := 0; i < p.cfg.pings && ctx.Err() == nil; i++ {
-		msg := fmt.Sprintf("wsprobe echo %d %016x", i+1, tag)
-		ectx, cancel := context.WithTimeout(ctx, p.cfg.timeout)
-		sent := time.Now()
-		err := s.c.Send(ectx, wsreconnect.TextMessage, []byte(msg))
-		got := false
-		for err == nil && !got {
-			select {
-			case m := <-s.echoes:
-				got = string(m) == msg // anything else is not our echo
-			case <-ectx.Done():
-				err = ectx.Err()
-			}
-		}
-		cancel()
-		if err != nil {
-			failed++
-			if gone(err) {
-				p.lost(ctx, s, "echo")
-				break
-			}
-			if ctx.Err() == nil {
-				p.problem("echo %d: no echo within %s (is the endpoint an echo server? drop -echo)", i+1, p.cfg.timeout)
-			}
-			continue
-		}
-		samples = append(samples, time.Since(sent))
 	}
 	return rttReport(samples, failed)
 }
