@@ -171,7 +171,9 @@ const smallReadBuffer = 128
 // from it, so that a burst of small frames still costs one system call per
 // 16 KiB; when the socket runs dry it reads straight into the caller's
 // buffer again, so that a connection waiting for data holds no pooled
-// buffer. Only the connection's reader calls Read.
+// buffer. (One exception: a read ahead that follows one that filled the
+// whole 16 KiB may find nothing more and wait holding its buffer, until the
+// next bytes arrive.) Only the connection's reader calls Read.
 type readAheadConn struct {
 	net.Conn
 	ahead *readBuf // bytes read ahead, [r:w]; nil when there are none

@@ -2,14 +2,17 @@ package wsreconnect
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"math"
 	"math/rand/v2"
 	"net"
+	"sync"
 	"testing"
 	"testing/iotest"
 
+	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
 )
 
@@ -164,4 +167,89 @@ func TestReadAheadConn(t *testing.T) {
 		require.True(t, bytes.Equal(want, got), "round %d: %d bytes, want %d", round, len(got), len(want))
 		require.Nil(t, c.ahead, "round %d: a pooled buffer held after the end", round)
 	}
+}
+
+// writeLog is a net.Conn that records each Write call's size and first two
+// bytes.
+type writeLog struct {
+	net.Conn
+	mu     sync.Mutex
+	writes [][3]int // size, first byte, second byte
+}
+
+func (w *writeLog) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	if len(p) >= 2 {
+		w.writes = append(w.writes, [3]int{len(p), int(p[0]), int(p[1])})
+	}
+	w.mu.Unlock()
+	return w.Conn.Write(p)
+}
+
+func (w *writeLog) since(i int) [][3]int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([][3]int(nil), w.writes[i:]...)
+}
+
+// dialLogged returns a client whose connection records its writes, and that
+// connection once it is up.
+func dialLogged(t *testing.T, url string, d websocket.Dialer) (*Client, *writeLog) {
+	t.Helper()
+	logs := make(chan *writeLog, 4)
+	d.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var nd net.Dialer
+		conn, err := nd.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		w := &writeLog{Conn: conn}
+		logs <- w
+		return w, nil
+	}
+	c, err := Dial(context.Background(), url, testOptions(WithDialer(&d))...)
+	require.NoError(t, err)
+	return c, <-logs
+}
+
+// By default a message up to 64 KiB goes out as one frame in one write call
+// (final bit set, 64-bit length 65536), and a connection's reads go through
+// the pooled read-ahead under gorilla's 128-byte buffer.
+func TestDefaultBuffers(t *testing.T) {
+	srv := newTestServer(t, nil)
+	c, w := dialLogged(t, srv.url(), *websocket.DefaultDialer)
+	defer c.Close()
+	_, ok := c.cur.Load().ws.NetConn().(*readAheadConn)
+	require.True(t, ok, "a ws:// connection reads through readAheadConn")
+
+	n := len(w.since(0))
+	require.NoError(t, c.Send(context.Background(), BinaryMessage, make([]byte, 64<<10)))
+	writes := w.since(n)
+	require.Len(t, writes, 1, "one write call for a 64 KiB message")
+	require.Equal(t, 64<<10+14, writes[0][0], "header (2 + 8 length + 4 mask) and payload")
+	require.Equal(t, 0x80|int(BinaryMessage), writes[0][1], "one frame: final bit set")
+	require.Equal(t, 0x80|127, writes[0][2], "masked, 64-bit length")
+	_, data, err := c.Receive(context.Background())
+	require.NoError(t, err)
+	require.Len(t, data, 64<<10)
+}
+
+// A dialer that sets its own buffer sizes keeps gorilla's buffers: no
+// read-ahead, and a 64 KiB message is written in frames of its write
+// buffer's size.
+func TestDialerBufferSizesKept(t *testing.T) {
+	srv := newTestServer(t, nil)
+	d := *websocket.DefaultDialer
+	d.ReadBufferSize, d.WriteBufferSize = 4096, 4096
+	c, w := dialLogged(t, srv.url(), d)
+	defer c.Close()
+	_, ok := c.cur.Load().ws.NetConn().(*readAheadConn)
+	require.False(t, ok, "no read-ahead under the dialer's own read buffer")
+
+	n := len(w.since(0))
+	require.NoError(t, c.Send(context.Background(), BinaryMessage, make([]byte, 64<<10)))
+	require.Greater(t, len(w.since(n)), 1, "a 64 KiB message through a 4 KiB write buffer takes several writes")
+	_, data, err := c.Receive(context.Background())
+	require.NoError(t, err)
+	require.Len(t, data, 64<<10)
 }

@@ -260,9 +260,11 @@ func WithHandshakeTimeout(d time.Duration) Option {
 // Buffers: when the dialer leaves ReadBufferSize at 0, gorilla's read
 // buffer is 128 bytes (enough for frame headers) and a ws:// connection
 // reads ahead into a 16 KiB buffer from a pool the package shares, held
-// only while data is waiting; when it leaves WriteBufferSize and
+// while data is arriving; when it leaves WriteBufferSize and
 // WriteBufferPool unset, writes go through pooled 64 KiB buffers (see
-// WithWriteBufferPool). So an idle connection holds neither. Set
+// WithWriteBufferPool). So an idle connection holds neither (but right
+// after a burst that ended on a 16 KiB boundary, when the read ahead waits
+// holding its buffer until the next bytes). Set
 // ReadBufferSize or WriteBufferSize to keep gorilla's per-connection
 // buffers of those sizes instead.
 func WithDialer(d *websocket.Dialer) Option {

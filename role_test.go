@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -282,4 +283,82 @@ func TestDialAbortRunsOnDisconnectFirst(t *testing.T) {
 		require.Equal(t, []Action{Abort}, got)
 		mu.Unlock()
 	}
+}
+
+// Reconnect while a Receive reads: the read ends, the client reconnects,
+// and the waiting Receive gets the next connection's message.
+func TestReconnectWhileReceiveReads(t *testing.T) {
+	srv := newTestServer(t, func(s *testServer) {
+		s.handle = func(n int, ws *websocket.Conn) {
+			if n > 1 {
+				ws.WriteMessage(websocket.BinaryMessage, fmt.Appendf(nil, "conn %d", n))
+			}
+			for {
+				typ, data, err := ws.ReadMessage()
+				if err != nil {
+					return
+				}
+				ws.WriteMessage(typ, data)
+			}
+		}
+	})
+	c, err := Dial(context.Background(), srv.url(), testOptions()...)
+	require.NoError(t, err)
+	defer c.Close()
+	done := takeReading(t, c)
+	require.NoError(t, c.Reconnect(CloseNormalClosure, "again"))
+	r := <-done
+	require.NoError(t, r.err)
+	require.Equal(t, "conn 2", string(r.data))
+	require.Equal(t, int64(1), c.Stats().Reconnects)
+}
+
+// A Receive whose context cannot be canceled, called from a hook with
+// nothing buffered, returns ErrWouldBlock at once, like any other: it
+// never takes the reading on the client's own goroutine.
+func TestReceiveBackgroundFromHooks(t *testing.T) {
+	srv := newTestServer(t, func(s *testServer) {
+		s.handle = func(_ int, ws *websocket.Conn) { closeWith(ws, int(CloseGoingAway), "bye") }
+	})
+	errs := make(chan string, 16)
+	ref := newClientRef()
+	var stopped atomic.Bool // after the first OnDisconnect: the next attempts' hooks try nothing
+	try := func(hook string) {
+		if stopped.Load() {
+			return
+		}
+		_, _, err := ref.get().Receive(context.Background())
+		what := "nil"
+		if errors.Is(err, ErrWouldBlock) {
+			what = "ErrWouldBlock"
+		} else if err != nil {
+			what = err.Error()
+		}
+		errs <- hook + ": " + what
+	}
+	var once sync.Once
+	c, err := New(srv.url(), testOptions(
+		WithOnConnect(func(context.Context, *Conn) error { try("OnConnect"); return nil }),
+		WithOnStateChange(func(_, to State) {
+			if to == StateConnected {
+				try("OnStateChange")
+			}
+		}),
+		WithPolicy(func(d Disconnect) Action { try("Policy"); return DefaultPolicy(d) }),
+		WithOnDisconnect(func(Disconnect, Action) {
+			once.Do(func() {
+				try("OnDisconnect")
+				stopped.Store(true)
+				close(errs)
+			})
+		}),
+	)...)
+	require.NoError(t, err)
+	ref.set(c)
+	defer c.Close()
+	var got []string
+	for e := range errs {
+		got = append(got, e)
+	}
+	require.Equal(t, []string{"OnConnect: ErrWouldBlock", "OnStateChange: ErrWouldBlock", "Policy: ErrWouldBlock", "OnDisconnect: ErrWouldBlock"}, got)
 }
