@@ -20,7 +20,7 @@ import (
 // the server restarts (close 1012). In a test, pass t instead of nil: the
 // server closes when the test ends.
 func Example() {
-	s := wstest.NewServer(nil, wstest.Script(1, wstest.Close(1012, "restart")))
+	s := wstest.NewServer(nil, wstest.Script(1, wstest.AfterMessages(1), wstest.Close(1012, "restart")))
 	defer s.Close()
 
 	c, _ := wsreconnect.New(s.URL,
