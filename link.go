@@ -381,8 +381,26 @@ func (l *link) startHeartbeat(interval, timeout time.Duration) {
 	l.hb.mu.Lock()
 	defer l.hb.mu.Unlock()
 	l.hb.interval, l.hb.timeout = interval, timeout
-	l.hb.nextPing = monoNow() + int64(interval)
-	l.armLocked(interval)
+	now := monoNow()
+	l.hb.nextPing = pingTime(now, interval)
+	l.armLocked(time.Duration(l.hb.nextPing - now))
+}
+
+// pingGrid is the largest step of the grid that ping times are rounded
+// down to.
+const pingGrid = 100 * time.Millisecond
+
+// pingTime is when the ping after one at now is due: now+interval, rounded
+// down to a grid of the process's monotonic clock (interval/200, at most
+// pingGrid). The pings of a process's many clients so fall on a few
+// instants, and the process wakes once for all that are due, not once for
+// each; no ping comes later than interval after the last.
+func pingTime(now int64, interval time.Duration) int64 {
+	t := now + int64(interval)
+	if step := int64(min(interval/200, pingGrid)); step > 0 {
+		t -= t % step
+	}
+	return t
 }
 
 // armLocked schedules the next heartbeat tick; the caller holds hb.mu.
@@ -421,7 +439,7 @@ func (l *link) tick() {
 		if l.hb.unanswered == 0 {
 			l.hb.unanswered = now
 		}
-		l.hb.nextPing = now + int64(l.hb.interval)
+		l.hb.nextPing = pingTime(now, l.hb.interval)
 		id = l.pingIDs.Add(1)
 		l.hb.lastPing = id
 	}

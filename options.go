@@ -233,6 +233,11 @@ func WithMinDelay(code CloseCode, d time.Duration) Option {
 // and reconnecting (Disconnect.Code 1006, Err ErrHeartbeatTimeout).
 // WithHeartbeat(0, 0) turns the heartbeat off. Default: ping every 20 s,
 // timeout 10 s.
+//
+// Ping times are rounded down to a grid of the process's clock, a step of
+// interval/200 and at most 100 ms, so that the pings of a process's many
+// clients fall on few instants and the process wakes once for all that are
+// due: a ping may come up to one step early, never late.
 func WithHeartbeat(interval, timeout time.Duration) Option {
 	return func(o *options) error {
 		if interval < 0 || timeout < 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -238,6 +239,37 @@ func TestHeartbeatTicksOncePerInterval(t *testing.T) {
 	// slower than the timeout's start.
 	require.LessOrEqual(t, uint64(ticks), pings+2, "ticks %d for %d pings", ticks, pings)
 	require.Equal(t, int64(0), c.Stats().Reconnects)
+}
+
+// Ping times fall on a grid of the process's clock, never later than the
+// interval after the last ping and at most one grid step earlier; so the
+// pings of many clients fall on few instants.
+func TestPingTime(t *testing.T) {
+	cases := []struct {
+		interval time.Duration
+		step     int64
+	}{
+		{DefaultPingInterval, int64(pingGrid)},
+		{time.Hour, int64(pingGrid)},
+		{time.Second, int64(5 * time.Millisecond)},
+		{30 * time.Millisecond, int64(150 * time.Microsecond)},
+		{100 * time.Nanosecond, 1},
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, tc := range cases {
+		for range 1000 {
+			now := rng.Int64N(int64(time.Hour)) + 1
+			next := pingTime(now, tc.interval)
+			require.LessOrEqual(t, next, now+int64(tc.interval), "interval %v", tc.interval)
+			require.Greater(t, next, now+int64(tc.interval)-tc.step, "interval %v", tc.interval)
+			require.Zero(t, next%tc.step, "interval %v: %d is off the grid", tc.interval, next)
+			// A ping on the grid is followed by one exactly an interval
+			// later when the interval is a multiple of the step.
+			if int64(tc.interval)%tc.step == 0 {
+				require.Equal(t, next+int64(tc.interval), pingTime(next, tc.interval))
+			}
+		}
+	}
 }
 
 // Dial returns a connected client: Ping and State need no wait after it,

@@ -494,6 +494,16 @@ func (r *results) scaleFigures() {
 		}
 		fmt.Printf("| %s | %s |\n", rw.name, cell)
 	}
+	// BenchmarkPingFloor: what the heartbeat's write calls cost alone.
+	for _, mode := range []string{"spread", "batched"} {
+		pct, _, ok := r.med("PingFloor/mode="+mode, gorilla, "idle-cpu-%")
+		if !ok {
+			continue
+		}
+		per, _, _ := r.med("PingFloor/mode="+mode, gorilla, "cpu-ns/ping")
+		fmt.Printf("| floor: gorilla writing the pings alone, %s (no pong read, no timer) | %.2f %% of one core (%.1f µs per ping) |\n",
+			map[string]string{"spread": "one at a time, evenly spread", "batched": "in batches every 100 ms"}[mode], pct, per/1000)
+	}
 }
 
 // verdicts prints every target with data (only those of group when
