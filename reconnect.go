@@ -855,18 +855,23 @@ func prepareDialer(d websocket.Dialer) websocket.Dialer {
 		netDial := d.NetDial
 		base = func(_ context.Context, network, addr string) (net.Conn, error) { return netDial(network, addr) }
 	}
-	if base == nil {
-		var nd net.Dialer
-		base = nd.DialContext
-	}
 	d.NetDial = nil
 	d.HandshakeTimeout = 0 // the client bounds each attempt itself
-	d.NetDialContext = watchDial(base, true)
+	if base == nil {
+		d.NetDialContext = defaultNetDial
+	} else {
+		d.NetDialContext = watchDial(base, true)
+	}
 	if d.NetDialTLSContext != nil {
 		d.NetDialTLSContext = watchDial(d.NetDialTLSContext, false)
 	}
 	return d
 }
+
+// defaultNetDial is the dial func of a dialer that sets none: a zero
+// net.Dialer's, watched. Clients share it, so that each does not hold a
+// net.Dialer and a closure of its own.
+var defaultNetDial = watchDial((&net.Dialer{}).DialContext, true)
 
 // watchDial wraps a dial func; plain says it dials TCP (not TLS), which
 // may be wrapped in a readAheadConn.
