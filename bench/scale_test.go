@@ -24,6 +24,7 @@ var (
 	scaleSVG     = flag.String("scale.svg", "", "write the chart of BenchmarkScale's restarts (SVG) to this file")
 	scaleProfile = flag.String("scale.cpuprofile", "", "write a CPU profile of BenchmarkScale's idle window to this file")
 	closeProfile = flag.String("scale.closeprofile", "", "write a CPU profile of BenchmarkScale's parallel Close to this file")
+	stormProfile = flag.String("scale.stormprofile", "", "write a CPU profile of BenchmarkScale's first restart, from the kill until all are back, to this file")
 )
 
 // scaleDown is how long the server stays killed in BenchmarkScale.
@@ -167,7 +168,12 @@ func runScale(b *testing.B, n int, idle time.Duration, storms int) {
 			stable := time.NewTimer(wsreconnect.DefaultStableAfter + time.Second)
 			<-stable.C
 		}
+		stopProfile := func() {}
+		if run == 0 {
+			stopProfile = startCPUProfile(b, *stormProfile)
+		}
 		r, np, err := scaleStorm(p, clients)
+		stopProfile()
 		p = np
 		if err != nil {
 			b.Fatal(err)
