@@ -3,6 +3,7 @@ package bench
 import (
 	"flag"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -10,19 +11,26 @@ import (
 )
 
 var (
-	floorClients = flag.Int("floor.clients", 19000, "connections in BenchmarkPingFloor (200 with -test.short)")
-	floorWindow  = flag.Duration("floor.window", 30*time.Second, "window over which BenchmarkPingFloor measures CPU (1s with -test.short)")
-	floorEvery   = flag.Duration("floor.interval", 20*time.Second, "ping interval per connection in BenchmarkPingFloor")
+	floorClients = flag.Int("floor.clients", 19000, "connections in BenchmarkFloor (200 with -test.short)")
+	floorWindow  = flag.Duration("floor.window", 30*time.Second, "window over which BenchmarkFloor measures the pings' CPU, each way (1s with -test.short)")
+	floorEvery   = flag.Duration("floor.interval", 20*time.Second, "ping interval per connection in BenchmarkFloor")
 )
 
-// BenchmarkPingFloor measures the least CPU a heartbeat can cost at scale:
-// raw gorilla connections to the echo server, and one goroutine that does
-// nothing but write each connection's ping at the heartbeat's rate, either
-// one at a time evenly spread (mode=spread) or in batches every 100 ms
-// (mode=batched). No pong is read and no timer runs per connection, so any
-// heartbeat of that rate costs at least this. Reports idle-cpu-% of one
-// core and cpu-ns/ping.
-func BenchmarkPingFloor(b *testing.B) {
+// BenchmarkFloor measures the least a heartbeat and a Close of every
+// connection can cost at scale, with raw gorilla connections to the echo
+// server and nothing else running:
+//
+//   - mode=spread, mode=batched: one goroutine does nothing but write each
+//     connection's ping at the heartbeat's rate, either one at a time evenly
+//     spread or in batches every 100 ms. No pong is read and no timer runs
+//     per connection, so any heartbeat of that rate costs at least this.
+//     Reports idle-cpu-% of one core and cpu-ns/ping.
+//   - mode=close: every connection closed at once, each on its own
+//     goroutine as a Client's Close does it: a 1000 close frame, the
+//     server's answer read, the socket closed. Reports close-ms.
+//
+// Run with -benchtime=1x.
+func BenchmarkFloor(b *testing.B) {
 	n, window := *floorClients, *floorWindow
 	if testing.Short() {
 		n, window = min(n, 200), min(window, time.Second)
@@ -75,4 +83,29 @@ func BenchmarkPingFloor(b *testing.B) {
 			}
 		})
 	}
+	b.Run("impl=gorilla/mode=close", func(b *testing.B) {
+		if b.N != 1 {
+			b.Fatal("the connections close once: run with -test.benchtime=1x")
+		}
+		start := time.Now()
+		var wg sync.WaitGroup
+		for _, ws := range conns {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				deadline := time.Now().Add(5 * time.Second)
+				_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), deadline)
+				_ = ws.SetReadDeadline(deadline)
+				for {
+					if _, _, err := ws.NextReader(); err != nil {
+						break // the server's close answer, or the deadline
+					}
+				}
+				ws.Close()
+			}()
+		}
+		wg.Wait()
+		b.ReportMetric(ms(time.Since(start)), "close-ms")
+		b.Logf("close: %d connections closed in parallel in %.0f ms", n, ms(time.Since(start)))
+	})
 }

@@ -6,10 +6,10 @@
 # an application goroutine per client in Receive; the server SIGKILLed and
 # restarted after 1 s, STORMS times (default 3): time until all are back and
 # the peak reconnections per 100 ms as a fraction of the clients (medians);
-# Close of every client in parallel; then the floor of the idle CPU: as many
-# raw gorilla connections, with one goroutine writing their pings at the
-# heartbeat's rate and nothing else, over FLOOR (default 30 s) each way
-# (spread, and batched every 100 ms). Prints the figures and the verdict on
+# Close of every client in parallel; then the floors: as many raw gorilla
+# connections, with one goroutine writing their pings at the heartbeat's
+# rate and nothing else, over FLOOR (default 30 s) each way (spread, and
+# batched every 100 ms), then all of them closed in parallel. Prints the figures and the verdict on
 # the scale targets (bench/cmd/benchratio), writes bench/out/scale.txt and
 # the chart bench/scale-storm.svg. About 3 minutes on 2 cores.
 #
@@ -45,8 +45,8 @@ echo "== $CLIENTS clients, idle $IDLE, $STORMS restarts"
 	-echoserver="$OUT/echoserver" -peer="$PEER" \
 	-scale.clients="$CLIENTS" -scale.idle="$IDLE" -scale.storms="$STORMS" \
 	-scale.svg=scale-storm.svg | tee "$RAW" | grep -v '^Benchmark'
-echo "== floor: $CLIENTS gorilla connections, the heartbeat's pings written alone, $FLOOR each way"
-"$OUT/bench.test" -test.run='^$' -test.bench='^BenchmarkPingFloor$' -test.benchtime=1x \
+echo "== floor: $CLIENTS gorilla connections, the heartbeat's pings written alone, $FLOOR each way, then all closed in parallel"
+"$OUT/bench.test" -test.run='^$' -test.bench='^BenchmarkFloor$' -test.benchtime=1x \
 	-echoserver="$OUT/echoserver" -peer="$PEER" \
 	-floor.clients="$CLIENTS" -floor.window="$FLOOR" | tee -a "$RAW" | grep -v '^Benchmark'
 if grep -q -- '--- FAIL' "$RAW"; then
