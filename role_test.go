@@ -223,7 +223,8 @@ func waitUntilTrue(t *testing.T, what string, cond func() bool) {
 
 // With the default shape of heartbeat (timeout shorter than the interval),
 // an answered ping moves the next tick to the next ping time: an idle
-// connection wakes once per interval, not also at each ping's deadline.
+// connection wakes once per interval, not also at each ping's deadline. The
+// ping times the ticks set are on the heartbeat's grid.
 func TestHeartbeatTicksOncePerInterval(t *testing.T) {
 	srv := newTestServer(t, nil) // reads, so gorilla answers the pings
 	c, err := Dial(context.Background(), srv.url(), testOptions(WithHeartbeat(30*time.Millisecond, 20*time.Millisecond))...)
@@ -233,8 +234,10 @@ func TestHeartbeatTicksOncePerInterval(t *testing.T) {
 	require.NotNil(t, l)
 	waitUntilTrue(t, "ten pings answered", func() bool { return c.Stats().RTT > 0 && l.pingIDs.Load() >= 10 })
 	l.hb.mu.Lock()
-	ticks, pings := l.hb.ticks, l.pingIDs.Load()
+	ticks, pings, next := l.hb.ticks, l.pingIDs.Load(), l.hb.nextPing
 	l.hb.mu.Unlock()
+	step := int64(30 * time.Millisecond / 200)
+	require.Zero(t, next%step, "the next ping at %d is off the %d ns grid", next, step)
 	// Each tick pings; one more tick may be at a deadline, if a pong was
 	// slower than the timeout's start.
 	require.LessOrEqual(t, uint64(ticks), pings+2, "ticks %d for %d pings", ticks, pings)
