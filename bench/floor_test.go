@@ -2,7 +2,6 @@ package bench
 
 import (
 	"flag"
-	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -36,8 +35,7 @@ func BenchmarkFloor(b *testing.B) {
 		n, window = min(n, 200), min(window, time.Second)
 	}
 	needFiles(b, uint64(n)+200)
-	ports := (n + clientsPerPort - 1) / clientsPerPort
-	p, err := newPeer(fmt.Sprintf("-listeners=%d", ports))
+	p, err := newScalePeer(n)
 	if err != nil {
 		b.Fatal(err)
 	}

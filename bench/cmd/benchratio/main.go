@@ -496,14 +496,17 @@ func (r *results) scaleFigures() {
 	}
 	// BenchmarkFloor: what the heartbeat's write calls cost alone, and a
 	// raw gorilla Close of every connection.
-	for _, mode := range []string{"spread", "batched"} {
-		pct, _, ok := r.med("Floor/mode="+mode, gorilla, "idle-cpu-%")
+	for _, f := range []struct{ mode, how string }{
+		{"spread", "one at a time, evenly spread"},
+		{"batched", "in batches every 100 ms"},
+	} {
+		pct, _, ok := r.med("Floor/mode="+f.mode, gorilla, "idle-cpu-%")
 		if !ok {
 			continue
 		}
-		per, _, _ := r.med("Floor/mode="+mode, gorilla, "cpu-ns/ping")
+		per, _, _ := r.med("Floor/mode="+f.mode, gorilla, "cpu-ns/ping")
 		fmt.Printf("| floor: gorilla writing the pings alone, %s (no pong read, no timer) | %.2f %% of one core (%.1f µs per ping) |\n",
-			map[string]string{"spread": "one at a time, evenly spread", "batched": "in batches every 100 ms"}[mode], pct, per/1000)
+			f.how, pct, per/1000)
 	}
 	if v, _, ok := r.med("Floor/mode=close", gorilla, "close-ms"); ok {
 		fmt.Printf("| floor: gorilla closing every connection in parallel (close frame, answer, socket) | %.0f ms |\n", v)
